@@ -1,0 +1,503 @@
+//! The tool catalog and the skills (MCP prompts), declared as data in
+//! `src/catalog/tools.json` and `src/catalog/skills.json`, loaded once.
+//! Adding a tool is one entry there; `tools/list` is generated from it and pinned
+//! by the snapshot test in `tests/snapshot.rs`.
+
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value, json};
+
+use crate::jsonrpc::RpcError;
+use crate::protocol::Version;
+use crate::schema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Query,
+    Mutation,
+}
+
+/// A cross-field rule that plain JSON Schema would need a top-level `anyOf` for,
+/// which Claude's tool schemas do not accept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// At least one of these arguments must be given.
+    AnyOf(Vec<String>),
+    /// Argument `.0` must be >= argument `.1` when both are given.
+    AtLeast(String, String),
+}
+
+#[derive(Debug)]
+pub struct Tool {
+    pub name: String,
+    pub procedure: String,
+    pub kind: Kind,
+    pub title: String,
+    pub description: String,
+    /// Input schema with our `x-` keys, for validation.
+    pub input: Value,
+    /// Input schema as clients see it.
+    pub input_public: Value,
+    pub output: Value,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+pub struct PromptArg {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub required: bool,
+}
+
+#[derive(Debug)]
+pub struct Prompt {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub arguments: Vec<PromptArg>,
+    pub template: String,
+}
+
+#[derive(Debug)]
+pub struct Catalog {
+    pub tools: Vec<Tool>,
+    pub prompts: Vec<Prompt>,
+    pub instructions: String,
+}
+
+/// The catalog, parsed on first use (start-up stays free of it).
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        load(
+            include_str!("catalog/tools.json"),
+            include_str!("catalog/skills.json"),
+        )
+    })
+}
+
+impl Catalog {
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    pub fn prompt(&self, name: &str) -> Option<&Prompt> {
+        self.prompts.iter().find(|p| p.name == name)
+    }
+}
+
+impl Tool {
+    pub fn is_mutation(&self) -> bool {
+        self.kind == Kind::Mutation
+    }
+
+    /// Every problem with these arguments, schema first, then the cross-field rules.
+    pub fn check_arguments(&self, args: &Value) -> Vec<String> {
+        let mut errors = schema::validate(&self.input, args);
+        if !errors.is_empty() {
+            return errors;
+        }
+        for rule in &self.rules {
+            match rule {
+                Rule::AnyOf(names) => {
+                    if !names.iter().any(|n| args.get(n).is_some()) {
+                        let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                        errors.push(format!("give at least one of {}", list.join(" or ")));
+                    }
+                }
+                Rule::AtLeast(big, small) => {
+                    let (Some(b), Some(s)) = (
+                        args.get(big).and_then(Value::as_f64),
+                        args.get(small).and_then(Value::as_f64),
+                    ) else {
+                        continue;
+                    };
+                    if b < s {
+                        errors.push(format!(
+                            "`{big}` ({}) must be at least `{small}` ({})",
+                            args[big], args[small]
+                        ));
+                    }
+                }
+            }
+        }
+        errors
+    }
+
+    /// The `tools/list` entry, with only the fields the negotiated version has.
+    pub fn to_json(&self, version: Version) -> Value {
+        let mut t = Map::new();
+        t.insert("name".into(), json!(self.name));
+        if version.has_titles_and_structured_output() {
+            t.insert("title".into(), json!(self.title));
+        }
+        t.insert("description".into(), json!(self.description));
+        t.insert("inputSchema".into(), self.input_public.clone());
+        if version.has_titles_and_structured_output() {
+            t.insert("outputSchema".into(), self.output.clone());
+        }
+        if version.has_annotations() {
+            let read_only = self.kind == Kind::Query;
+            let mut a = Map::new();
+            a.insert("title".into(), json!(self.title));
+            a.insert("readOnlyHint".into(), json!(read_only));
+            if !read_only {
+                a.insert("destructiveHint".into(), json!(self.destructive));
+            }
+            a.insert("idempotentHint".into(), json!(self.idempotent));
+            a.insert("openWorldHint".into(), json!(false));
+            t.insert("annotations".into(), Value::Object(a));
+        }
+        Value::Object(t)
+    }
+}
+
+impl Prompt {
+    pub fn to_json(&self, version: Version) -> Value {
+        let titled = version.has_titles_and_structured_output();
+        let args: Vec<Value> = self
+            .arguments
+            .iter()
+            .map(|a| {
+                let mut m = Map::new();
+                m.insert("name".into(), json!(a.name));
+                if titled {
+                    m.insert("title".into(), json!(a.title));
+                }
+                m.insert("description".into(), json!(a.description));
+                m.insert("required".into(), json!(a.required));
+                Value::Object(m)
+            })
+            .collect();
+        let mut p = Map::new();
+        p.insert("name".into(), json!(self.name));
+        if titled {
+            p.insert("title".into(), json!(self.title));
+        }
+        p.insert("description".into(), json!(self.description));
+        p.insert("arguments".into(), Value::Array(args));
+        Value::Object(p)
+    }
+
+    /// Fill the template. Argument values are strings (MCP says so); unknown or
+    /// missing required arguments are the caller's mistake.
+    pub fn render(&self, args: &Map<String, Value>) -> Result<String, RpcError> {
+        for (key, value) in args {
+            if !self.arguments.iter().any(|a| &a.name == key) {
+                let known: Vec<&str> = self.arguments.iter().map(|a| a.name.as_str()).collect();
+                return Err(RpcError::invalid_params(format!(
+                    "prompt `{}` has no argument `{key}` (it takes: {})",
+                    self.name,
+                    known.join(", ")
+                )));
+            }
+            if !value.is_string() {
+                return Err(RpcError::invalid_params(format!(
+                    "prompt argument `{key}` must be a string"
+                )));
+            }
+        }
+        let value_of = |name: &str| {
+            args.get(name)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        for a in self.arguments.iter().filter(|a| a.required) {
+            if value_of(&a.name).is_none() {
+                return Err(RpcError::invalid_params(format!(
+                    "prompt `{}` needs the argument `{}`: {}",
+                    self.name, a.name, a.description
+                )));
+            }
+        }
+        let mut out = String::with_capacity(self.template.len() + 64);
+        let mut rest = self.template.as_str();
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find("}}")
+                .expect("template placeholders are closed")
+                + start;
+            let inner = &rest[start + 2..end];
+            let (name, default) = inner.split_once('|').unwrap_or((inner, ""));
+            out.push_str(value_of(name).unwrap_or(default));
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+fn load(tools_src: &str, skills_src: &str) -> Catalog {
+    let tools_doc: Value = serde_json::from_str(tools_src).expect("tools.json is valid JSON");
+    let types = tools_doc["types"].as_object().expect("tools.json has types");
+    let tools = tools_doc["tools"]
+        .as_array()
+        .expect("tools.json has tools")
+        .iter()
+        .map(|t| load_tool(t, types))
+        .collect();
+    let skills: Value = serde_json::from_str(skills_src).expect("skills.json is valid JSON");
+    let prompts = skills["prompts"]
+        .as_array()
+        .expect("skills.json has prompts")
+        .iter()
+        .map(load_prompt)
+        .collect();
+    Catalog {
+        tools,
+        prompts,
+        instructions: lines(&skills["instructions"]),
+    }
+}
+
+fn load_tool(t: &Value, types: &Map<String, Value>) -> Tool {
+    let text = |k: &str| {
+        t[k].as_str()
+            .unwrap_or_else(|| panic!("tool field {k}"))
+            .to_string()
+    };
+    let input = expand(&t["input"], types);
+    let rules = t["rules"]
+        .as_array()
+        .map(|rs| rs.iter().map(load_rule).collect())
+        .unwrap_or_default();
+    Tool {
+        name: text("name"),
+        procedure: text("procedure"),
+        kind: match t["kind"].as_str() {
+            Some("query") => Kind::Query,
+            Some("mutation") => Kind::Mutation,
+            other => panic!("tool kind {other:?}"),
+        },
+        title: text("title"),
+        description: text("description"),
+        input_public: strip_private(&input),
+        input,
+        output: strip_private(&expand(&t["output"], types)),
+        destructive: t["annotations"]["destructiveHint"].as_bool().unwrap_or(false),
+        idempotent: t["annotations"]["idempotentHint"].as_bool().unwrap_or(false),
+        rules,
+    }
+}
+
+fn load_rule(r: &Value) -> Rule {
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("rule lists argument names")
+            .iter()
+            .map(|n| n.as_str().expect("argument name").to_string())
+            .collect()
+    };
+    if let Some(v) = r.get("anyOf") {
+        Rule::AnyOf(names(v))
+    } else if let Some(v) = r.get("atLeast") {
+        let n = names(v);
+        Rule::AtLeast(n[0].clone(), n[1].clone())
+    } else {
+        panic!("unknown rule {r}")
+    }
+}
+
+fn load_prompt(p: &Value) -> Prompt {
+    let text = |v: &Value, k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("prompt field {k}"))
+            .to_string()
+    };
+    Prompt {
+        name: text(p, "name"),
+        title: text(p, "title"),
+        description: text(p, "description"),
+        arguments: p["arguments"]
+            .as_array()
+            .expect("prompt arguments")
+            .iter()
+            .map(|a| PromptArg {
+                name: text(a, "name"),
+                title: text(a, "title"),
+                description: text(a, "description"),
+                required: a["required"].as_bool().unwrap_or(false),
+            })
+            .collect(),
+        template: lines(&p["template"]),
+    }
+}
+
+fn lines(v: &Value) -> String {
+    let parts: Vec<&str> = v
+        .as_array()
+        .expect("an array of lines")
+        .iter()
+        .map(|l| l.as_str().expect("a line"))
+        .collect();
+    parts.join("\n")
+}
+
+/// Replace `{"$type": "Name", ...}` by the named type (siblings override its keys)
+/// and `{"$list": "Name"}` by a page of that type. Clients reject `$ref`, so the
+/// schemas they see are fully inlined.
+fn expand(v: &Value, types: &Map<String, Value>) -> Value {
+    match v {
+        Value::Object(obj) => {
+            if let Some(name) = obj.get("$type").and_then(Value::as_str) {
+                let base = types.get(name).unwrap_or_else(|| panic!("unknown type {name}"));
+                let mut out = match expand(base, types) {
+                    Value::Object(m) => m,
+                    _ => panic!("type {name} is not an object"),
+                };
+                for (k, val) in obj.iter().filter(|(k, _)| *k != "$type") {
+                    out.insert(k.clone(), expand(val, types));
+                }
+                return Value::Object(out);
+            }
+            if let Some(name) = obj.get("$list").and_then(Value::as_str) {
+                let page = json!({
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array", "items": {"$type": name}},
+                        "nextCursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last page."},
+                        "total": {"type": ["integer", "null"], "description": "How many records match in all."}
+                    },
+                    "required": ["items"]
+                });
+                return expand(&page, types);
+            }
+            Value::Object(
+                obj.iter()
+                    .map(|(k, val)| (k.clone(), expand(val, types)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| expand(i, types)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Remove our `x-` keys (validator hints) from what clients see.
+fn strip_private(v: &Value) -> Value {
+    match v {
+        Value::Object(obj) => Value::Object(
+            obj.iter()
+                .filter(|(k, _)| !k.starts_with("x-"))
+                .map(|(k, val)| (k.clone(), strip_private(val)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(strip_private).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::Pattern;
+
+    fn walk(v: &Value, f: &mut dyn FnMut(&Map<String, Value>)) {
+        match v {
+            Value::Object(m) => {
+                f(m);
+                m.values().for_each(|x| walk(x, f));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_tool_is_well_formed() {
+        let c = catalog();
+        assert_eq!(c.tools.len(), 14);
+        let name_rule = Pattern::new("^[a-zA-Z0-9_-]{1,64}$").unwrap();
+        for t in &c.tools {
+            assert!(name_rule.is_match(&t.name), "{}", t.name);
+            for schema in [&t.input_public, &t.output] {
+                assert_eq!(schema["type"], "object", "{}", t.name);
+                assert!(schema["properties"].is_object(), "{}", t.name);
+                walk(schema, &mut |m| {
+                    assert!(
+                        !m.keys().any(|k| k.starts_with('$') || k.starts_with("x-")),
+                        "{}: {m:?}",
+                        t.name
+                    );
+                });
+            }
+            assert_eq!(t.input["additionalProperties"], false, "{}", t.name);
+            walk(&t.input, &mut |m| {
+                if let Some(p) = m.get("pattern").and_then(Value::as_str) {
+                    Pattern::new(p).unwrap_or_else(|e| panic!("{}: {e}", t.name));
+                }
+            });
+            for rule in &t.rules {
+                let names = match rule {
+                    Rule::AnyOf(n) => n.clone(),
+                    Rule::AtLeast(a, b) => vec![a.clone(), b.clone()],
+                };
+                for n in names {
+                    assert!(
+                        t.input["properties"].get(&n).is_some(),
+                        "{}: rule names {n}",
+                        t.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rules_are_enforced() {
+        let c = catalog();
+        let log = c.tool("log_activity").unwrap();
+        assert_eq!(
+            log.check_arguments(&json!({"type": "call", "subject": "x"})),
+            vec!["give at least one of `dealId` or `accountId`"]
+        );
+        assert!(
+            log.check_arguments(&json!({"type": "call", "subject": "x", "accountId": "a"}))
+                .is_empty()
+        );
+        let f = c.tool("submit_forecast").unwrap();
+        assert_eq!(
+            f.check_arguments(&json!({"period": "2026-Q3", "commit": 200, "bestCase": 100})),
+            vec!["`bestCase` (100) must be at least `commit` (200)"]
+        );
+        assert_eq!(
+            f.check_arguments(&json!({"period": "Q3", "commit": 1, "bestCase": 2})),
+            vec![
+                "`period` must be current_quarter, next_quarter, previous_quarter, current_month or a fiscal quarter like 2026-Q3, got \"Q3\""
+            ]
+        );
+    }
+
+    #[test]
+    fn prompts_render_with_defaults_and_reject_bad_arguments() {
+        let c = catalog();
+        assert_eq!(c.prompts.len(), 4);
+        let p = c.prompt("pipeline_review").unwrap();
+        let text = p.render(&Map::new()).unwrap();
+        assert!(
+            text.starts_with("Run a pipeline review for current_quarter, scope: everyone I can see."),
+            "{text}"
+        );
+        assert!(!text.contains("{{"));
+        let mut args = Map::new();
+        args.insert("period".into(), json!("2026-Q4"));
+        assert!(p.render(&args).unwrap().contains("for 2026-Q4,"));
+        args.insert("bogus".into(), json!("x"));
+        assert!(p.render(&args).is_err());
+        let d = c.prompt("deal_risk_review").unwrap();
+        assert!(
+            d.render(&Map::new())
+                .unwrap_err()
+                .message
+                .contains("needs the argument `deal`")
+        );
+        let mut bad = Map::new();
+        bad.insert("deal".into(), json!(5));
+        assert!(d.render(&bad).is_err());
+    }
+}

@@ -1,0 +1,462 @@
+//! The command line: `serve` (the default) and the one-shot commands around it.
+//! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
+
+use std::io::{self, BufReader, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::catalog;
+use crate::config_file::DEFAULT_SERVER_NAME;
+use crate::framing::{self, LineReader};
+use crate::jsonrpc;
+use crate::log;
+use crate::server::{LineSink, Options, Server, Sink};
+use crate::signals;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const USAGE: &str = "\
+loopops-mcp: the Loop Operations MCP server
+
+Usage: loopops-mcp [COMMAND] [OPTIONS]
+
+Commands:
+  serve              Run the MCP server on stdin/stdout (the default)
+  tools              List the tools
+  call TOOL [JSON]   Call one tool with JSON arguments and print the result
+  prompt NAME [K=V]  Print a skill (MCP prompt) rendered with its arguments
+  help               Print this help
+
+Options:
+  -h, --help         Print help (also after a command)
+  -V, --version      Print the version
+
+Settings come from the environment, else from the `loop-operations` entry of the
+MCP config file (LOOP_MCP_CONFIG, else ~/.mcp.json). See README.md.";
+
+const SERVE_USAGE: &str = "\
+Run the MCP server: newline-delimited JSON-RPC on stdin, answers on stdout, logs on stderr.
+
+Usage: loopops-mcp serve [--read-only] [--name NAME]
+
+Options:
+  --read-only    Hide and refuse the four tools that change records (or LOOP_MCP_READ_ONLY=1)
+  --name NAME    The config entry to read under mcpServers (default: loop-operations)";
+
+const TOOLS_USAGE: &str = "\
+List the tools the server offers.
+
+Usage: loopops-mcp tools [--json]
+
+Options:
+  --json    Print the tools/list result as JSON";
+
+const CALL_USAGE: &str = "\
+Call one tool through the same code path as `serve` and print its result.
+Exit code 1 if the tool reports an error.
+
+Usage: loopops-mcp call TOOL [JSON] [--json] [--read-only] [--name NAME]
+
+Arguments:
+  TOOL    A tool name (see `loopops-mcp tools`)
+  JSON    The tool's arguments as a JSON object (default {}); `-` reads them from stdin
+
+Options:
+  --json         Print the whole MCP result (content, structuredContent, isError)
+  --read-only    Refuse tools that change records
+  --name NAME    The config entry to read under mcpServers (default: loop-operations)
+
+Example:
+  loopops-mcp call search_deals '{\"query\": \"Acme\", \"limit\": 5}'";
+
+const PROMPT_USAGE: &str = "\
+Print a skill (MCP prompt) rendered with its arguments.
+
+Usage: loopops-mcp prompt NAME [KEY=VALUE ...]
+
+Example:
+  loopops-mcp prompt pipeline_review period=2026-Q3";
+
+pub fn run(args: Vec<String>) -> i32 {
+    let mut args = args.into_iter();
+    let Some(command) = args.next() else {
+        return serve(ServeArgs::default());
+    };
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_str() {
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return 0;
+        }
+        "-V" | "--version" => {
+            println!("loopops-mcp {VERSION}");
+            return 0;
+        }
+        "serve" => parse_serve(&rest).map(serve),
+        "tools" => parse_tools(&rest).map(tools),
+        "call" => parse_call(&rest).map(call),
+        "prompt" => parse_prompt(&rest).map(prompt),
+        other if other.starts_with('-') => {
+            parse_serve(&[command.clone()].into_iter().chain(rest).collect::<Vec<_>>()).map(serve)
+        }
+        other => Err(Usage::new(format!("unknown command '{other}'"), USAGE)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Usage { message, help: None }) => {
+            println!("{message}");
+            0
+        }
+        Err(Usage {
+            message,
+            help: Some(help),
+        }) => {
+            eprintln!("error: {message}\n\n{help}");
+            2
+        }
+    }
+}
+
+/// A usage error (exit 2), or help that was asked for (`help: None`, exit 0).
+struct Usage {
+    message: String,
+    help: Option<&'static str>,
+}
+
+impl Usage {
+    fn new(message: String, help: &'static str) -> Usage {
+        Usage {
+            message,
+            help: Some(help),
+        }
+    }
+
+    fn help(help: &'static str) -> Usage {
+        Usage {
+            message: help.to_string(),
+            help: None,
+        }
+    }
+}
+
+/// Split flags (with their values) from positional arguments.
+struct Parsed {
+    flags: Map<String, Value>,
+    positional: Vec<String>,
+}
+
+fn parse(
+    args: &[String],
+    bool_flags: &[&str],
+    value_flags: &[&str],
+    help: &'static str,
+) -> Result<Parsed, Usage> {
+    let mut flags = Map::new();
+    let mut positional = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-h" || a == "--help" {
+            return Err(Usage::help(help));
+        }
+        if a == "-" || !a.starts_with('-') {
+            positional.push(a.clone());
+            continue;
+        }
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (a.as_str(), None),
+        };
+        if bool_flags.contains(&name) && inline.is_none() {
+            flags.insert(name.into(), json!(true));
+        } else if value_flags.contains(&name) {
+            let v = match inline {
+                Some(v) => v,
+                None => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| Usage::new(format!("{name} needs a value"), help))?,
+            };
+            flags.insert(name.into(), json!(v));
+        } else {
+            return Err(Usage::new(format!("unknown option '{a}'"), help));
+        }
+    }
+    Ok(Parsed { flags, positional })
+}
+
+impl Parsed {
+    fn flag(&self, name: &str) -> bool {
+        self.flags.get(name).is_some_and(|v| v == &json!(true))
+    }
+
+    fn value(&self, name: &str) -> Option<String> {
+        self.flags.get(name).and_then(Value::as_str).map(str::to_string)
+    }
+}
+
+#[derive(Default)]
+struct ServeArgs {
+    read_only: bool,
+    name: Option<String>,
+}
+
+fn parse_serve(args: &[String]) -> Result<ServeArgs, Usage> {
+    let p = parse(args, &["--read-only"], &["--name"], SERVE_USAGE)?;
+    if let Some(extra) = p.positional.first() {
+        return Err(Usage::new(format!("unexpected argument '{extra}'"), SERVE_USAGE));
+    }
+    Ok(ServeArgs {
+        read_only: p.flag("--read-only"),
+        name: p.value("--name"),
+    })
+}
+
+fn options(read_only: bool, name: Option<String>) -> Options {
+    let env_read_only = std::env::var("LOOP_MCP_READ_ONLY")
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+        .unwrap_or(false);
+    Options {
+        read_only: read_only || env_read_only,
+        server_name: name.unwrap_or_else(|| DEFAULT_SERVER_NAME.to_string()),
+    }
+}
+
+fn serve(args: ServeArgs) -> i32 {
+    signals::exit_zero_on_sigterm();
+    let mut server = Server::new(options(args.read_only, args.name));
+    let stdin = io::stdin().lock();
+    let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);
+    let mut out = LineSink::new(io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()));
+    loop {
+        // Answers are flushed before we block on input, so pipelined requests
+        // share writes and a lone request is answered at once.
+        if !reader.has_buffered_input() && out.flush().is_err() {
+            return 0;
+        }
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                log::log(log::Level::Error, &format!("reading stdin failed: {e}"));
+                break;
+            }
+        };
+        if server.handle_frame(frame, &mut out).is_err() {
+            // stdout is gone (EPIPE): nobody is listening any more.
+            return 0;
+        }
+    }
+    let _ = out.flush();
+    0
+}
+
+fn parse_tools(args: &[String]) -> Result<bool, Usage> {
+    let p = parse(args, &["--json"], &[], TOOLS_USAGE)?;
+    if let Some(extra) = p.positional.first() {
+        return Err(Usage::new(format!("unexpected argument '{extra}'"), TOOLS_USAGE));
+    }
+    Ok(p.flag("--json"))
+}
+
+fn tools(as_json: bool) -> i32 {
+    let mut server = Server::new(options(false, None));
+    let answer = request(&mut server, "tools/list", json!({}));
+    let mut stdout = io::stdout().lock();
+    if as_json {
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&answer["result"]).unwrap_or_default()
+        );
+        return 0;
+    }
+    for t in &catalog::catalog().tools {
+        let kind = if t.is_mutation() { "write" } else { "read " };
+        let _ = writeln!(stdout, "{:<22} {kind}  {}", t.name, t.title);
+    }
+    0
+}
+
+struct CallArgs {
+    tool: String,
+    json: String,
+    whole: bool,
+    read_only: bool,
+    name: Option<String>,
+}
+
+fn parse_call(args: &[String]) -> Result<CallArgs, Usage> {
+    let p = parse(args, &["--json", "--read-only"], &["--name"], CALL_USAGE)?;
+    let mut pos = p.positional.iter();
+    let tool = pos
+        .next()
+        .ok_or_else(|| Usage::new("missing the tool name".into(), CALL_USAGE))?
+        .clone();
+    let json_arg = pos.next().cloned().unwrap_or_else(|| "{}".into());
+    if let Some(extra) = pos.next() {
+        return Err(Usage::new(
+            format!("unexpected argument '{extra}' (quote the JSON as one argument)"),
+            CALL_USAGE,
+        ));
+    }
+    Ok(CallArgs {
+        tool,
+        json: json_arg,
+        whole: p.flag("--json"),
+        read_only: p.flag("--read-only"),
+        name: p.value("--name"),
+    })
+}
+
+fn call(args: CallArgs) -> i32 {
+    let text = if args.json == "-" {
+        let mut s = String::new();
+        if let Err(e) = io::Read::read_to_string(&mut io::stdin(), &mut s) {
+            eprintln!("error: cannot read the arguments from stdin: {e}");
+            return 2;
+        }
+        s
+    } else {
+        args.json.clone()
+    };
+    let arguments: Value = match serde_json::from_str(&text) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => {
+            eprintln!("error: the arguments must be a JSON object, like '{{\"dealId\": \"deal_123\"}}'");
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: the arguments are not valid JSON: {e}");
+            return 2;
+        }
+    };
+    if catalog::catalog().tool(&args.tool).is_none() {
+        eprintln!(
+            "error: unknown tool '{}'; `loopops-mcp tools` lists them",
+            args.tool
+        );
+        return 2;
+    }
+    let mut server = Server::new(options(args.read_only, args.name));
+    let answer = request(
+        &mut server,
+        "tools/call",
+        json!({"name": args.tool, "arguments": arguments}),
+    );
+    let Some(result) = answer.get("result") else {
+        let message = answer["error"]["message"].as_str().unwrap_or("unknown error");
+        eprintln!("error: {message}");
+        return 2;
+    };
+    let is_error = result["isError"] == json!(true);
+    let mut stdout = io::stdout().lock();
+    if args.whole {
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(result).unwrap_or_default()
+        );
+    } else if is_error {
+        eprintln!("error: {}", result["content"][0]["text"].as_str().unwrap_or(""));
+    } else {
+        let shown = result.get("structuredContent").cloned().unwrap_or(Value::Null);
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
+        );
+        for note in result["content"].as_array().into_iter().flatten().skip(1) {
+            eprintln!("note: {}", note["text"].as_str().unwrap_or(""));
+        }
+    }
+    i32::from(is_error)
+}
+
+struct PromptArgs {
+    name: String,
+    arguments: Map<String, Value>,
+}
+
+fn parse_prompt(args: &[String]) -> Result<PromptArgs, Usage> {
+    let p = parse(args, &[], &[], PROMPT_USAGE)?;
+    let mut pos = p.positional.iter();
+    let name = pos
+        .next()
+        .ok_or_else(|| Usage::new("missing the prompt name".into(), PROMPT_USAGE))?
+        .clone();
+    let mut arguments = Map::new();
+    for kv in pos {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Usage::new(format!("'{kv}' is not KEY=VALUE"), PROMPT_USAGE))?;
+        arguments.insert(k.to_string(), json!(v));
+    }
+    Ok(PromptArgs { name, arguments })
+}
+
+fn prompt(args: PromptArgs) -> i32 {
+    let mut server = Server::new(options(false, None));
+    let answer = request(
+        &mut server,
+        "prompts/get",
+        json!({"name": args.name, "arguments": args.arguments}),
+    );
+    match answer.get("result") {
+        Some(result) => {
+            println!(
+                "{}",
+                result["messages"][0]["content"]["text"].as_str().unwrap_or("")
+            );
+            0
+        }
+        None => {
+            let names: Vec<&str> = catalog::catalog()
+                .prompts
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            eprintln!(
+                "error: {}\n(prompts: {})",
+                answer["error"]["message"].as_str().unwrap_or("unknown error"),
+                names.join(", ")
+            );
+            2
+        }
+    }
+}
+
+/// Collects what the server sends, for one-shot commands.
+struct Capture(Vec<Value>);
+
+impl Sink for Capture {
+    fn send(&mut self, message: &Value) -> io::Result<()> {
+        self.0.push(message.clone());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Send one request through the server, as `serve` would, and return its answer.
+fn request(server: &mut Server, method: &str, params: Value) -> Value {
+    let line = jsonrpc::notification(method, params);
+    let mut line = line;
+    line["id"] = json!(1);
+    let mut capture = Capture(Vec::new());
+    let bytes = serde_json::to_vec(&line).expect("a request serializes");
+    // Errors cannot happen: Capture never fails.
+    let _ = server.handle_frame(framing::Frame::Line(bytes), &mut capture);
+    capture
+        .0
+        .into_iter()
+        .rev()
+        .find(|m| m.get("id").is_some())
+        .unwrap_or(Value::Null)
+}

@@ -1,0 +1,289 @@
+//! Every way a tool call can fail after its arguments were accepted, as one enum,
+//! rendered to the text the model (and through it the user) reads, in one place.
+//! The kinds are the predecessor's (timeout, network, HTTP, auth, Okta refresh) plus
+//! the ones it lacked.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::config_file::ConfigError;
+use crate::secret;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// API mode is off: these variables are unset.
+    NotSignedIn {
+        missing: Vec<&'static str>,
+        config: PathBuf,
+    },
+    /// No answer within `API_TIMEOUT_MS`.
+    Timeout {
+        ms: u64,
+        maybe_applied: bool,
+    },
+    /// No connection, or the connection broke.
+    Network {
+        cause: String,
+        maybe_applied: bool,
+    },
+    /// TLS could not be set up (unknown issuer behind an inspecting proxy, ...).
+    Tls {
+        cause: String,
+    },
+    /// A non-2xx answer other than auth and rate limiting.
+    Http {
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+        excerpt: String,
+        content_type: String,
+    },
+    /// 401 even after a token refresh, or 403.
+    Auth {
+        status: u16,
+        message: Option<String>,
+    },
+    /// 429 (or 503) with a wait longer than we are willing to sleep.
+    RateLimited {
+        retry_after: Option<u64>,
+    },
+    /// A 2xx or 3xx answer that is not a tRPC result.
+    BadAnswer {
+        status: u16,
+        detail: String,
+    },
+    /// The answer was over our size bound.
+    TooLarge {
+        limit: usize,
+    },
+    /// The API URL or issuer is unusable.
+    BadUrl(String),
+    /// The Okta refresh failed.
+    Okta(OktaError),
+    Config(ConfigError),
+}
+
+#[derive(Debug)]
+pub enum OktaError {
+    /// The refresh token is invalid, expired or revoked: sign in again.
+    SignInAgain {
+        detail: String,
+    },
+    /// `invalid_client` and friends: OKTA_ISSUER / OKTA_CLIENT_ID are wrong.
+    ClientConfig {
+        error: String,
+        detail: String,
+    },
+    /// Okta is rate limiting or failing; the refresh token is kept.
+    Transient {
+        detail: String,
+        retry_after: Option<u64>,
+    },
+    Timeout {
+        ms: u64,
+    },
+    Network {
+        cause: String,
+    },
+    Tls {
+        cause: String,
+    },
+    BadAnswer {
+        status: u16,
+        detail: String,
+    },
+}
+
+/// What the failing call was, to word the advice.
+pub struct CallContext<'a> {
+    pub tool: &'a str,
+    pub procedure: &'a str,
+    pub is_mutation: bool,
+}
+
+const SIGN_IN: &str = "run `loopops-mcp login` in a terminal, then restart the MCP client";
+
+impl ApiError {
+    pub fn render(&self, ctx: &CallContext<'_>) -> String {
+        let text = self.render_raw(ctx);
+        secret::scrub(&text)
+    }
+
+    fn render_raw(&self, ctx: &CallContext<'_>) -> String {
+        let maybe = "The change may or may not have been applied: check the record (e.g. with get_deal or list_activities) before trying again.";
+        match self {
+            ApiError::NotSignedIn { missing, config } => format!(
+                "Loop Operations is not signed in: {} {} not set (in the environment or the `env` of the `loop-operations` entry in {}). To sign in, {SIGN_IN}. `loopops-mcp status` shows what is configured.",
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+                config.display()
+            ),
+            ApiError::Timeout { ms, maybe_applied } => {
+                let mut s = format!("The Loop API did not answer within {ms} ms.");
+                if *maybe_applied {
+                    let _ = write!(s, " {maybe}");
+                } else {
+                    s.push_str(
+                        " It may be slow or unreachable: try again in a moment, or raise API_TIMEOUT_MS.",
+                    );
+                }
+                s
+            }
+            ApiError::Network { cause, maybe_applied } => {
+                let mut s = format!("Could not reach the Loop API: {cause}.");
+                if *maybe_applied {
+                    let _ = write!(s, " The connection broke after the request was sent. {maybe}");
+                } else {
+                    s.push_str(" Check the network connection, VPN or proxy settings (HTTPS_PROXY, NO_PROXY), then try again.");
+                }
+                s
+            }
+            ApiError::Tls { cause } => format!(
+                "TLS to the Loop API failed: {cause}. Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or NODE_EXTRA_CA_CERTS) to a PEM file with your organization's root certificate."
+            ),
+            ApiError::Http {
+                status,
+                code,
+                message,
+                excerpt,
+                content_type,
+            } => render_http(
+                *status,
+                code.as_deref(),
+                message.as_deref(),
+                excerpt,
+                content_type,
+                ctx,
+            ),
+            ApiError::Auth { status: 403, message } => format!(
+                "You are signed in but not allowed to do this{}. Ask a Loop Operations admin for access; retrying will not help.",
+                message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+            ),
+            ApiError::Auth { status, message } => format!(
+                "The Loop API rejected the access token (HTTP {status}) even after a refresh{}. To sign in again, {SIGN_IN}.",
+                message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+            ApiError::RateLimited { retry_after } => match retry_after {
+                Some(s) => format!("The Loop API is rate limiting requests: try again in {s} s."),
+                None => "The Loop API is rate limiting requests: try again in a minute.".to_string(),
+            },
+            ApiError::BadAnswer { status, detail } => format!(
+                "The Loop API answered HTTP {status} with something that is not a tRPC result ({detail}). Check API_URL (it should end in /api/trpc) and any proxy in between."
+            ),
+            ApiError::TooLarge { limit } => format!(
+                "The Loop API's answer was larger than {} MB, so it was not read. Ask for fewer records (a smaller `limit`).",
+                limit / (1024 * 1024)
+            ),
+            ApiError::BadUrl(m) => format!(
+                "The configuration is not usable: {m}. Fix API_URL or OKTA_ISSUER (`loopops-mcp status` shows them)."
+            ),
+            ApiError::Okta(e) => e.render(),
+            ApiError::Config(e) => format!("The MCP config file is not usable: {e}."),
+        }
+    }
+}
+
+impl OktaError {
+    pub fn render(&self) -> String {
+        match self {
+            OktaError::SignInAgain { detail } => format!(
+                "Signed out: Okta no longer accepts the saved sign-in ({detail}). To sign in again, {SIGN_IN}."
+            ),
+            OktaError::ClientConfig { error, detail } => format!(
+                "Okta rejected this app's configuration ({error}: {detail}). Check OKTA_ISSUER and OKTA_CLIENT_ID (`loopops-mcp status`), then {SIGN_IN}."
+            ),
+            OktaError::Transient { detail, retry_after } => format!(
+                "Okta could not renew the session right now ({detail}); you are still signed in. Try again {}.",
+                retry_after
+                    .map(|s| format!("in {s} s"))
+                    .unwrap_or_else(|| "in a minute".into())
+            ),
+            OktaError::Timeout { ms } => format!(
+                "Okta did not answer within {ms} ms while renewing the session; you are still signed in. Try again in a moment."
+            ),
+            OktaError::Network { cause } => format!(
+                "Could not reach Okta to renew the session: {cause}. You are still signed in; check the network, VPN or proxy (HTTPS_PROXY) and try again."
+            ),
+            OktaError::Tls { cause } => format!(
+                "TLS to Okta failed: {cause}. Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or NODE_EXTRA_CA_CERTS) to a PEM file with your organization's root certificate."
+            ),
+            OktaError::BadAnswer { status, detail } => format!(
+                "Okta answered HTTP {status} with something unexpected ({detail}). Check OKTA_ISSUER; you are still signed in."
+            ),
+        }
+    }
+}
+
+fn render_http(
+    status: u16,
+    code: Option<&str>,
+    message: Option<&str>,
+    excerpt: &str,
+    content_type: &str,
+    ctx: &CallContext<'_>,
+) -> String {
+    let said = message.map(|m| m.trim_end_matches('.').to_string());
+    match (status, code) {
+        (_, Some("NOT_FOUND")) | (404, None) => {
+            let what = said.unwrap_or_else(|| {
+                format!(
+                    "The Loop API has no such record (or no procedure {})",
+                    ctx.procedure
+                )
+            });
+            let hint = match ctx.tool {
+                "get_deal" | "update_deal_stage" | "set_deal_next_step" => {
+                    " Use search_deals to find the deal's id."
+                }
+                "get_account" => " Use search_accounts to find the account's id.",
+                "list_activities" | "log_activity" => " Use search_deals or search_accounts to find the id.",
+                "get_forecast" => " Use list_owners to find the owner's id.",
+                _ => "",
+            };
+            format!("{what}.{hint}")
+        }
+        (_, Some("BAD_REQUEST")) | (400, None) => format!(
+            "The Loop API rejected the arguments: {}. Fix them and call {} again.",
+            said.unwrap_or_else(|| "no reason given".into()),
+            ctx.tool
+        ),
+        (_, Some("PRECONDITION_FAILED")) | (412, None) => format!(
+            "The Loop API refused the change: {}. The record's current state does not allow it; read it again (get_deal) and tell the user.",
+            said.unwrap_or_else(|| "precondition failed".into())
+        ),
+        _ => {
+            let mut s = format!("The Loop API failed (HTTP {status}");
+            if let Some(c) = code {
+                let _ = write!(s, " {c}");
+            }
+            s.push(')');
+            match said {
+                Some(m) => {
+                    let _ = write!(s, ": {m}.");
+                }
+                None if !content_type.contains("json") && !excerpt.is_empty() => {
+                    let kind = if content_type.is_empty() {
+                        "a non-JSON"
+                    } else {
+                        content_type
+                    };
+                    let _ = write!(
+                        s,
+                        " with {kind} answer, likely from a proxy or load balancer in between: {excerpt:?}."
+                    );
+                }
+                None => s.push('.'),
+            }
+            if status >= 500 {
+                if ctx.is_mutation {
+                    s.push_str(
+                        " The change was probably not applied, but check the record before trying again.",
+                    );
+                } else {
+                    s.push_str(" This is usually temporary: try again in a minute.");
+                }
+            }
+            s
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! One blocking HTTP client for the process (keep-alive), and the translation of
+//! ureq's outcomes into the distinctions retries need: did the request leave or not.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use ureq::Agent;
+use ureq::config::Config;
+use ureq::http::Response;
+
+use crate::log;
+
+const USER_AGENT: &str = concat!("loopops-mcp/", env!("CARGO_PKG_VERSION"));
+
+/// An answer, whatever its status.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    /// `Retry-After` in seconds (tRPC 429/503).
+    pub retry_after: Option<u64>,
+    /// `X-Rate-Limit-Reset`, epoch seconds (Okta).
+    pub rate_limit_reset: Option<u64>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    pub fn text_excerpt(&self, max: usize) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        let cut: String = text.chars().take(max).collect();
+        if cut.len() < text.len() {
+            format!("{cut}…")
+        } else {
+            cut
+        }
+    }
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The request never left this machine: refused, DNS, connect timeout, proxy.
+    /// The only failure after which a mutation may be sent again.
+    NotSent(String),
+    /// TLS setup failed (before anything was sent); retrying will not help.
+    Tls(String),
+    /// No complete answer within the timeout; the request may have been processed.
+    Timeout,
+    /// The connection broke after the request was sent.
+    Lost(String),
+    /// The answer was larger than we accept.
+    TooLarge(usize),
+    /// The URL cannot be used (bad syntax, or `http://` to a non-loopback host).
+    BadUrl(String),
+}
+
+pub struct Http {
+    agent: Agent,
+    pub timeout: Duration,
+}
+
+pub enum Body<'a> {
+    None,
+    Json(&'a [u8]),
+    Form(&'a [u8]),
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Http {
+        let config = Config::builder()
+            .http_status_as_error(false)
+            // Redirects are answered, not followed: a redirected call would lose its
+            // Authorization header, and a token endpoint should never redirect.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(USER_AGENT)
+            .timeout_global(Some(timeout))
+            // Shorter than the global one so that a connect that hangs is reported as
+            // such: a request that never connected may be sent again.
+            .timeout_connect(Some((timeout * 9 / 10).min(Duration::from_secs(10))))
+            // Servers close idle connections after ~5 s; reusing one they are closing
+            // makes a sent-or-not ambiguity we would rather not have.
+            .max_idle_age(Duration::from_secs(4))
+            .build();
+        Http {
+            agent: config.new_agent(),
+            timeout,
+        }
+    }
+
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+        max_body: usize,
+    ) -> Result<Reply, Failure> {
+        check_url(url)?;
+        let started = Instant::now();
+        let result = self.exchange(method, url, headers, body, max_body);
+        if log::enabled(log::Level::Debug) {
+            let outcome = match &result {
+                Ok(r) => format!("{} ({} bytes)", r.status, r.body.len()),
+                Err(f) => format!("failed: {f:?}"),
+            };
+            log::debug(&format!(
+                "{method} {} -> {outcome} in {} ms",
+                redact_query(url),
+                started.elapsed().as_millis()
+            ));
+        }
+        result
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+        max_body: usize,
+    ) -> Result<Reply, Failure> {
+        let response = match (method, body) {
+            ("GET", _) => {
+                let mut req = self.agent.get(url);
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req.call()
+            }
+            (_, body) => {
+                let mut req = self.agent.post(url);
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                match body {
+                    Body::None => req.send_empty(),
+                    Body::Json(b) => req.header("content-type", "application/json").send(b),
+                    Body::Form(b) => req
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .send(b),
+                }
+            }
+        };
+        let mut response = response.map_err(classify)?;
+        let status = response.status().as_u16();
+        let header = |r: &Response<ureq::Body>, name: &str| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(&response, "content-type").unwrap_or_default();
+        let retry_after = header(&response, "retry-after").and_then(|v| v.trim().parse().ok());
+        let rate_limit_reset = header(&response, "x-rate-limit-reset").and_then(|v| v.trim().parse().ok());
+        let location = header(&response, "location");
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(max_body as u64)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(max_body),
+                other => match classify(other) {
+                    // Once headers arrived the request was certainly sent.
+                    Failure::NotSent(c) => Failure::Lost(c),
+                    f => f,
+                },
+            })?;
+        Ok(Reply {
+            status,
+            body,
+            content_type,
+            retry_after,
+            rate_limit_reset,
+            location,
+        })
+    }
+}
+
+fn classify(e: ureq::Error) -> Failure {
+    use ureq::Error as E;
+    use ureq::Timeout as T;
+    match e {
+        E::Timeout(T::Resolve | T::Connect) => Failure::NotSent("could not connect in time".into()),
+        E::Timeout(_) => Failure::Timeout,
+        E::HostNotFound => Failure::NotSent("host not found (DNS)".into()),
+        E::ConnectProxyFailed(m) => Failure::NotSent(format!("the proxy refused the connection: {m}")),
+        E::InvalidProxyUrl => Failure::BadUrl("the proxy URL in HTTPS_PROXY/HTTP_PROXY is invalid".into()),
+        E::Tls(m) => Failure::Tls(m.to_string()),
+        E::Rustls(e) => Failure::Tls(e.to_string()),
+        E::Pem(e) => Failure::Tls(e.to_string()),
+        E::BadUri(m) => Failure::BadUrl(m),
+        E::Http(e) => Failure::BadUrl(e.to_string()),
+        E::BodyExceedsLimit(n) => Failure::TooLarge(n as usize),
+        E::Io(io) => classify_io(io),
+        E::ConnectionFailed => Failure::NotSent("connection failed".into()),
+        other => Failure::Lost(other.to_string()),
+    }
+}
+
+fn classify_io(io: io::Error) -> Failure {
+    use io::ErrorKind as K;
+    match io.kind() {
+        K::ConnectionRefused
+        | K::AddrNotAvailable
+        | K::NetworkUnreachable
+        | K::HostUnreachable
+        | K::NetworkDown
+        | K::AddrInUse => Failure::NotSent(io.to_string()),
+        K::TimedOut | K::WouldBlock => Failure::Timeout,
+        _ => {
+            // ureq reports a DNS failure as an Io error of kind Other/NotFound.
+            let text = io.to_string();
+            if text.contains("failed to lookup address") || text.contains("Name or service not known") {
+                Failure::NotSent(format!("host not found (DNS): {text}"))
+            } else {
+                Failure::Lost(text)
+            }
+        }
+    }
+}
+
+/// Tokens must not cross a network in clear: `https://` everywhere, `http://` only
+/// to this machine (tests, local proxies of the API).
+pub fn check_url(url: &str) -> Result<(), Failure> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return Err(Failure::BadUrl(format!("{url} is not an http(s) URL")));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback_ip = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if host == "localhost" || loopback_ip {
+        Ok(())
+    } else {
+        Err(Failure::BadUrl(format!(
+            "{url} uses http://, which would send the token in clear; use https:// (http:// is allowed only for localhost)"
+        )))
+    }
+}
+
+fn redact_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+/// Percent-encode for a query value or a form field (RFC 3986 unreserved kept).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded` body from pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(check_url("https://app.loopops.example/api").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/api").is_ok());
+        assert!(check_url("http://localhost/api").is_ok());
+        assert!(check_url("http://[::1]:9/x").is_ok());
+        assert!(check_url("http://app.loopops.example/api").is_err());
+        assert!(check_url("http://127.0.0.1.evil.example/api").is_err());
+        assert!(check_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(
+            form(&[("grant_type", "refresh_token"), ("x", "1+1")]),
+            "grant_type=refresh_token&x=1%2B1"
+        );
+    }
+}

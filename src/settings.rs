@@ -1,0 +1,136 @@
+//! Where each setting comes from: the environment first, else the `env` of our
+//! stanza in the config file. So a client entry without `env` works, and
+//! `loopops-mcp call` works right after `loopops-mcp login`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config_file::{self, ConfigError, ConfigFile};
+use crate::secret::Secret;
+
+pub const API_URL: &str = "API_URL";
+pub const OKTA_ISSUER: &str = "OKTA_ISSUER";
+pub const OKTA_CLIENT_ID: &str = "OKTA_CLIENT_ID";
+pub const OKTA_REFRESH_TOKEN: &str = "OKTA_REFRESH_TOKEN";
+pub const API_TIMEOUT_MS: &str = "API_TIMEOUT_MS";
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: ConfigFile,
+    pub api_url: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub refresh_token: Option<Secret>,
+    pub timeout: Duration,
+}
+
+impl Settings {
+    /// Resolve every setting. The config file is read only if the environment
+    /// leaves something unset.
+    pub fn load(server_name: &str) -> Result<Settings, ConfigError> {
+        Self::load_with(server_name, &|k| std::env::var(k).ok(), ConfigFile::locate()?)
+    }
+
+    pub fn load_with(
+        server_name: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        config: ConfigFile,
+    ) -> Result<Settings, ConfigError> {
+        let from_env = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let keys = [
+            API_URL,
+            OKTA_ISSUER,
+            OKTA_CLIENT_ID,
+            OKTA_REFRESH_TOKEN,
+            API_TIMEOUT_MS,
+        ];
+        let doc: Option<Value> = if keys.iter().all(|k| from_env(k).is_some()) {
+            None
+        } else {
+            config.read()?
+        };
+        let get = |k: &str| {
+            from_env(k).or_else(|| {
+                doc.as_ref()
+                    .and_then(|d| config_file::stanza_var(d, server_name, k))
+            })
+        };
+        let timeout_ms = get(API_TIMEOUT_MS)
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .unwrap_or(DEFAULT_TIMEOUT_MS);
+        Ok(Settings {
+            api_url: get(API_URL),
+            issuer: get(OKTA_ISSUER),
+            client_id: get(OKTA_CLIENT_ID),
+            refresh_token: get(OKTA_REFRESH_TOKEN).map(Secret::new),
+            timeout: Duration::from_millis(timeout_ms),
+            config,
+        })
+    }
+
+    /// The variables API mode needs that are unset (loop-api.md §1).
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.api_url.is_none() {
+            m.push(API_URL);
+        }
+        if self.issuer.is_none() {
+            m.push(OKTA_ISSUER);
+        }
+        if self.client_id.is_none() {
+            m.push(OKTA_CLIENT_ID);
+        }
+        if self.refresh_token.is_none() {
+            m.push(OKTA_REFRESH_TOKEN);
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn environment_first_then_the_stanza() {
+        let dir = std::env::temp_dir().join(format!("loopops-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mcp.json");
+        std::fs::write(
+            &path,
+            r#"{"mcpServers":{"loop-operations":{"env":{"API_URL":"https://file/api","OKTA_ISSUER":"https://file.okta","OKTA_REFRESH_TOKEN":"rt-from-file-123"}}}}"#,
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("API_URL", "https://env/api"), ("OKTA_ISSUER", "  ")].into();
+        let s = Settings::load_with(
+            "loop-operations",
+            &|k| env.get(k).map(|v| v.to_string()),
+            ConfigFile::new(&path),
+        )
+        .unwrap();
+        assert_eq!(s.api_url.as_deref(), Some("https://env/api"));
+        assert_eq!(s.issuer.as_deref(), Some("https://file.okta"));
+        assert_eq!(
+            s.refresh_token.as_ref().map(Secret::expose),
+            Some("rt-from-file-123")
+        );
+        assert_eq!(s.missing(), vec![OKTA_CLIENT_ID]);
+        assert_eq!(s.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
+    }
+
+    #[test]
+    fn nothing_configured() {
+        let s = Settings::load_with(
+            "loop-operations",
+            &|_| None,
+            ConfigFile::new("/nonexistent/x/mcp.json"),
+        )
+        .unwrap();
+        assert_eq!(s.missing().len(), 4);
+    }
+}

@@ -1,0 +1,322 @@
+//! The tRPC client for the hosted API (loop-api.md §3): wire format, answer and
+//! error envelopes, and the retry rules.
+//!
+//! Retries, the predecessor's intent done right: a query is sent at most twice on a
+//! timeout, network failure, 5xx or 429; a mutation is sent once, and again only if
+//! the connection was never made; any call answered 401 gets one token refresh and
+//! is sent once more.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::auth::Auth;
+use crate::catalog::Kind;
+use crate::error::ApiError;
+use crate::http::{self, Body, Failure, Http, Reply};
+use crate::log;
+
+/// The largest answer we read (a page of 100 full deals is well under 1 MB).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The longest `Retry-After` we wait out before retrying; longer ones are reported.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+pub struct Client {
+    http: Http,
+    api_url: String,
+    auth: Auth,
+}
+
+impl Client {
+    pub fn new(http: Http, api_url: &str, auth: Auth) -> Client {
+        Client {
+            http,
+            api_url: api_url.trim().trim_end_matches('/').to_string(),
+            auth,
+        }
+    }
+
+    /// Call a procedure; `input` of `None` (or an empty object for a query) sends none.
+    /// `on_retry` hears why a call is being sent again.
+    pub fn call(
+        &mut self,
+        procedure: &str,
+        kind: Kind,
+        input: Option<&Value>,
+        on_retry: &mut dyn FnMut(&str),
+    ) -> Result<Value, ApiError> {
+        let (url, body) = self.request_parts(procedure, kind, input);
+        let method = if kind == Kind::Query { "GET" } else { "POST" };
+        let ms = self.http.timeout.as_millis() as u64;
+        let mut retry_left = true;
+        let mut reauth_left = true;
+        loop {
+            let token = self.auth.access_token(&self.http)?;
+            let bearer = format!("Bearer {}", token.expose());
+            let headers = [("authorization", bearer.as_str()), ("accept", "application/json")];
+            let sent = self.http.send(
+                method,
+                &url,
+                &headers,
+                body.as_deref().map_or(Body::None, Body::Json),
+                MAX_BODY,
+            );
+            let reply = match sent {
+                Ok(reply) => reply,
+                Err(Failure::NotSent(cause)) if retry_left => {
+                    retry_left = false;
+                    on_retry(&format!("could not connect ({cause}); trying again"));
+                    std::thread::sleep(RETRY_PAUSE);
+                    continue;
+                }
+                Err(Failure::Timeout | Failure::Lost(_)) if retry_left && kind == Kind::Query => {
+                    retry_left = false;
+                    on_retry("no answer from the Loop API; trying again");
+                    continue;
+                }
+                Err(f) => return Err(failure_error(f, kind, ms)),
+            };
+            if reply.status == 401 && reauth_left {
+                reauth_left = false;
+                log::info(&format!("{procedure}: access token rejected; refreshing it"));
+                self.auth.refresh_after_rejection(&self.http)?;
+                continue;
+            }
+            let transient = reply.status == 429 || reply.status >= 500;
+            if transient && retry_left && kind == Kind::Query {
+                let wait = reply.retry_after.map(Duration::from_secs).unwrap_or(RETRY_PAUSE);
+                if wait <= MAX_RETRY_WAIT {
+                    retry_left = false;
+                    on_retry(&format!(
+                        "the Loop API answered HTTP {}; trying again in {} ms",
+                        reply.status,
+                        wait.as_millis()
+                    ));
+                    std::thread::sleep(wait);
+                    continue;
+                }
+            }
+            return interpret(reply);
+        }
+    }
+
+    fn request_parts(&self, procedure: &str, kind: Kind, input: Option<&Value>) -> (String, Option<Vec<u8>>) {
+        let base = format!("{}/{procedure}", self.api_url);
+        let input = input.filter(|v| v.as_object().is_none_or(|o| !o.is_empty()));
+        match kind {
+            Kind::Query => match input {
+                Some(v) => {
+                    let wrapped = json!({ "json": v }).to_string();
+                    (format!("{base}?input={}", http::percent_encode(&wrapped)), None)
+                }
+                None => (base, None),
+            },
+            Kind::Mutation => {
+                let body = json!({ "json": input.cloned().unwrap_or_else(|| json!({})) });
+                (base, Some(body.to_string().into_bytes()))
+            }
+        }
+    }
+}
+
+fn failure_error(f: Failure, kind: Kind, ms: u64) -> ApiError {
+    let mutation = kind == Kind::Mutation;
+    match f {
+        Failure::NotSent(cause) => ApiError::Network {
+            cause,
+            maybe_applied: false,
+        },
+        Failure::Timeout => ApiError::Timeout {
+            ms,
+            maybe_applied: mutation,
+        },
+        Failure::Lost(cause) => ApiError::Network {
+            cause,
+            maybe_applied: mutation,
+        },
+        Failure::Tls(cause) => ApiError::Tls { cause },
+        Failure::TooLarge(limit) => ApiError::TooLarge { limit },
+        Failure::BadUrl(m) => ApiError::BadUrl(m),
+    }
+}
+
+/// Turn an answer into the procedure's output or a typed error.
+pub fn interpret(reply: Reply) -> Result<Value, ApiError> {
+    let parsed: Option<Value> = serde_json::from_slice(&reply.body).ok();
+    if (200..300).contains(&reply.status) {
+        let Some(doc) = parsed else {
+            return Err(ApiError::BadAnswer {
+                status: reply.status,
+                detail: if reply.body.is_empty() {
+                    "an empty body".into()
+                } else {
+                    format!(
+                        "{} that is not valid JSON: {:?}",
+                        content_kind(&reply),
+                        reply.text_excerpt(80)
+                    )
+                },
+            });
+        };
+        return extract_result(&doc).ok_or_else(|| ApiError::BadAnswer {
+            status: reply.status,
+            detail: "JSON without result.data".into(),
+        });
+    }
+    if (300..400).contains(&reply.status) {
+        return Err(ApiError::BadAnswer {
+            status: reply.status,
+            detail: format!(
+                "a redirect to {}, which is not followed so that the token is not sent elsewhere",
+                reply.location.as_deref().unwrap_or("nowhere")
+            ),
+        });
+    }
+    let (message, code) = parsed.as_ref().map(extract_error).unwrap_or((None, None));
+    match reply.status {
+        401 | 403 => Err(ApiError::Auth {
+            status: reply.status,
+            message,
+        }),
+        429 => Err(ApiError::RateLimited {
+            retry_after: reply.retry_after,
+        }),
+        503 if reply.retry_after.is_some_and(|s| s > MAX_RETRY_WAIT.as_secs()) => {
+            Err(ApiError::RateLimited {
+                retry_after: reply.retry_after,
+            })
+        }
+        status => Err(ApiError::Http {
+            status,
+            code,
+            message,
+            excerpt: if parsed.is_some() {
+                String::new()
+            } else {
+                reply.text_excerpt(120)
+            },
+            content_type: reply.content_type.clone(),
+        }),
+    }
+}
+
+fn content_kind(reply: &Reply) -> String {
+    if reply.content_type.is_empty() {
+        "a body".into()
+    } else {
+        format!("a {} body", reply.content_type)
+    }
+}
+
+/// `result.data.json` (superjson), or `result.data` from a server without it. A
+/// batch-style array answers with its first element.
+fn extract_result(doc: &Value) -> Option<Value> {
+    let doc = match doc {
+        Value::Array(items) => items.first()?,
+        other => other,
+    };
+    let data = doc.get("result")?.get("data")?;
+    match data.get("json") {
+        Some(inner) => Some(inner.clone()),
+        None => Some(data.clone()),
+    }
+}
+
+/// The server's message and `data.code` from every error envelope shape seen:
+/// `{error:{json:{message,data:{code}}}}`, `{error:{message}}`, and arrays of either.
+pub fn extract_error(doc: &Value) -> (Option<String>, Option<String>) {
+    let doc = match doc {
+        Value::Array(items) => match items.iter().find(|i| i.get("error").is_some()) {
+            Some(first) => first,
+            None => return (None, None),
+        },
+        other => other,
+    };
+    let Some(err) = doc.get("error") else {
+        return (None, None);
+    };
+    let node = err.get("json").unwrap_or(err);
+    let message = node
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string);
+    let code = node
+        .get("data")
+        .and_then(|d| d.get("code"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    (message, code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str, ct: &str) -> Reply {
+        Reply {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: ct.into(),
+            retry_after: None,
+            rate_limit_reset: None,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn results_with_and_without_superjson() {
+        let r = interpret(reply(
+            200,
+            r#"{"result":{"data":{"json":{"a":1},"meta":{"values":{}}}}}"#,
+            "application/json",
+        ));
+        assert_eq!(r.unwrap(), json!({"a": 1}));
+        let r = interpret(reply(200, r#"[{"result":{"data":{"b":2}}}]"#, "application/json"));
+        assert_eq!(r.unwrap(), json!({"b": 2}));
+        let r = interpret(reply(
+            200,
+            r#"{"result":{"data":{"json":null}}}"#,
+            "application/json",
+        ));
+        assert_eq!(r.unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn every_error_envelope() {
+        let v11 = json!({"error":{"json":{"message":"Deal x not found","code":-32004,"data":{"code":"NOT_FOUND","httpStatus":404}}}});
+        assert_eq!(
+            extract_error(&v11),
+            (Some("Deal x not found".into()), Some("NOT_FOUND".into()))
+        );
+        let old = json!({"error":{"message":"old style"}});
+        assert_eq!(extract_error(&old), (Some("old style".into()), None));
+        let batch = json!([{"error":{"json":{"message":"in batch","data":{"code":"BAD_REQUEST"}}}}]);
+        assert_eq!(
+            extract_error(&batch),
+            (Some("in batch".into()), Some("BAD_REQUEST".into()))
+        );
+        assert_eq!(extract_error(&json!({"error":{"message":"  "}})), (None, None));
+    }
+
+    #[test]
+    fn proxies_and_odd_answers() {
+        let html = interpret(reply(502, "<html><body>Bad Gateway</body></html>", "text/html")).unwrap_err();
+        assert!(
+            matches!(html, ApiError::Http { status: 502, ref excerpt, .. } if excerpt.contains("Bad Gateway"))
+        );
+        let empty = interpret(reply(200, "", "")).unwrap_err();
+        assert!(matches!(empty, ApiError::BadAnswer { .. }));
+        let cut = interpret(reply(200, r#"{"result":{"da"#, "application/json")).unwrap_err();
+        assert!(matches!(cut, ApiError::BadAnswer { .. }));
+        let forbidden = interpret(reply(
+            403,
+            r#"{"error":{"json":{"message":"nope"}}}"#,
+            "application/json",
+        ))
+        .unwrap_err();
+        assert!(matches!(forbidden, ApiError::Auth { status: 403, .. }));
+    }
+}
