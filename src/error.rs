@@ -187,7 +187,8 @@ impl OktaError {
     pub fn render(&self) -> String {
         match self {
             OktaError::SignInAgain { detail } => format!(
-                "Signed out: Okta no longer accepts the saved sign-in ({detail}). To sign in again, {SIGN_IN}."
+                "Signed out: Okta no longer accepts the saved sign-in ({}). To sign in again, {SIGN_IN}.",
+                detail.trim_end_matches('.')
             ),
             OktaError::ClientConfig { error, detail } => format!(
                 "Okta rejected this app's configuration ({error}: {detail}). Check OKTA_ISSUER and OKTA_CLIENT_ID (`loopops-mcp status`), then {SIGN_IN}."

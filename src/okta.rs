@@ -183,7 +183,6 @@ fn seconds_until(epoch: u64) -> u64 {
 // The device grant and revocation serve `login` and `logout`.
 /// The start of a device sign-in (RFC 8628 §3.2).
 #[derive(Debug)]
-#[allow(dead_code)] // used by `login` and `logout`, which come next
 pub struct DeviceStart {
     pub device_code: Secret,
     pub user_code: String,
@@ -193,7 +192,6 @@ pub struct DeviceStart {
     pub interval: u64,
 }
 
-#[allow(dead_code)] // used by `login` and `logout`, which come next
 pub fn device_authorize(http: &Http, ep: &Endpoints, client_id: &str) -> Result<DeviceStart, OktaError> {
     let body = http::form(&[
         ("client_id", client_id),
@@ -224,7 +222,6 @@ pub fn device_authorize(http: &Http, ep: &Endpoints, client_id: &str) -> Result<
 
 /// One poll of the device grant.
 #[derive(Debug)]
-#[allow(dead_code)] // used by `login` and `logout`, which come next
 pub enum DevicePoll {
     Approved(Tokens),
     Pending,
@@ -234,7 +231,6 @@ pub enum DevicePoll {
     Failed(OktaError),
 }
 
-#[allow(dead_code)] // used by `login` and `logout`, which come next
 pub fn device_poll(http: &Http, ep: &Endpoints, client_id: &str, device_code: &Secret) -> DevicePoll {
     let body = http::form(&[
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
@@ -268,7 +264,6 @@ pub fn device_poll(http: &Http, ep: &Endpoints, client_id: &str, device_code: &S
 }
 
 /// Revoke a refresh token. Okta answers 200 even for unknown tokens.
-#[allow(dead_code)] // used by `login` and `logout`, which come next
 pub fn revoke(http: &Http, ep: &Endpoints, client_id: &str, token: &Secret) -> Result<(), OktaError> {
     let body = http::form(&[
         ("token", token.expose()),

@@ -57,6 +57,12 @@ fn connect(server_name: &str) -> Result<Client, ApiError> {
             config: settings.config.path.clone(),
         });
     };
+    // Refuse a URL that would send a token in clear before any token is minted.
+    for url in [api_url.to_string(), crate::okta::endpoints(issuer).token] {
+        if let Err(crate::http::Failure::BadUrl(why)) = crate::http::check_url(&url) {
+            return Err(ApiError::BadUrl(why));
+        }
+    }
     let auth = Auth::new(
         issuer,
         client_id,

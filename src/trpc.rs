@@ -205,7 +205,7 @@ fn content_kind(reply: &Reply) -> String {
     if reply.content_type.is_empty() {
         "a body".into()
     } else {
-        format!("a {} body", reply.content_type)
+        format!("a body of type {}", reply.content_type)
     }
 }
 

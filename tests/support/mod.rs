@@ -117,3 +117,216 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 pub mod fake;
+
+/// A running `serve` process driven one line at a time, for tests that need to
+/// wait between requests or run several processes at once.
+pub struct Session {
+    child: Option<Child>,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stdout_seen: Vec<String>,
+    next_id: u64,
+}
+
+impl Session {
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Session {
+        let mut child = command(args, env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn loopops-mcp");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let mut err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Session {
+            stdin: child.stdin.take(),
+            child: Some(child),
+            lines: rx,
+            stderr,
+            stdout_seen: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Send a request and wait (bounded) for its answer; notifications seen on the
+    /// way are kept in `stdout_seen`.
+    pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{msg}").unwrap();
+        stdin.flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "no answer to {method} within 60 s; stderr: {}",
+                    self.stderr_text()
+                )
+            });
+            self.stdout_seen.push(line.clone());
+            let v: serde_json::Value = serde_json::from_str(&line).expect("stdout line is JSON");
+            if v["id"] == serde_json::json!(id) {
+                return v;
+            }
+        }
+    }
+
+    /// `tools/call`, returning the result object.
+    pub fn call(&mut self, tool: &str, args: serde_json::Value) -> serde_json::Value {
+        let answer = self.request("tools/call", serde_json::json!({"name": tool, "arguments": args}));
+        answer
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("tools/call failed: {answer}"))
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    pub fn stdout_text(&self) -> String {
+        self.stdout_seen.join("\n")
+    }
+
+    /// Close stdin, wait for exit 0, and return everything printed.
+    pub fn finish(mut self) -> Output {
+        drop(self.stdin.take());
+        let mut child = self.child.take().unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("session did not exit after EOF");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.stdout_seen.push(line);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        Output {
+            status,
+            stdout: self.stdout_text().into_bytes(),
+            stderr: self.stderr_text().into_bytes(),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The text of a tool result's first content block.
+pub fn text(result: &serde_json::Value) -> String {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn is_error(result: &serde_json::Value) -> bool {
+    result["isError"] == serde_json::json!(true)
+}
+
+/// A config file in a fresh directory, with other programs' entries around ours.
+pub struct Config {
+    pub dir: PathBuf,
+    pub path: PathBuf,
+}
+
+impl Config {
+    /// Our entry holds all settings; `mcpServers` also has another program's entry,
+    /// and top-level keys before and after it.
+    pub fn new(tag: &str, fake: &fake::Fake, issuer: &str, refresh_token: &str) -> Config {
+        let dir = temp_dir(tag);
+        let path = dir.join("mcp.json");
+        let doc = serde_json::json!({
+            "zeta": {"keep": [3, 2, 1], "big": 12345678901234567890123u128.to_string()},
+            "mcpServers": {
+                "github": {"command": "gh-mcp", "args": ["--stdio"], "env": {"GITHUB_TOKEN": "ghp_not_ours_0000"}},
+                "loop-operations": {
+                    "command": BIN,
+                    "args": ["serve"],
+                    "env": {
+                        "API_URL": fake.api_url(),
+                        "OKTA_ISSUER": issuer,
+                        "OKTA_CLIENT_ID": fake::Fake::CLIENT_ID,
+                        "OKTA_REFRESH_TOKEN": refresh_token,
+                        "API_TIMEOUT_MS": "5000"
+                    },
+                    "unknownField": {"x": null}
+                },
+                "zzz-last": {"command": "z"}
+            },
+            "alpha": 1.50
+        });
+        // A number spelled the way people write it, to prove it survives our writes.
+        let text = serde_json::to_string_pretty(&doc)
+            .unwrap()
+            .replace("\"alpha\": 1.5", "\"alpha\": 1.50");
+        std::fs::write(&path, text).unwrap();
+        Config { dir, path }
+    }
+
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("LOOP_MCP_CONFIG", self.path.display().to_string())]
+    }
+
+    pub fn read(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&self.path).unwrap()).unwrap()
+    }
+
+    pub fn stored_token(&self) -> String {
+        self.read()["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn set_var(&self, key: &str, value: &str) {
+        let mut doc = self.read();
+        doc["mcpServers"]["loop-operations"]["env"][key] = serde_json::json!(value);
+        std::fs::write(&self.path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+}
+
+/// Start `serve` against a config.
+pub fn session(cfg: &Config, extra: &[(&str, &str)]) -> Session {
+    let mut env: Vec<(&str, String)> = cfg.env();
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Session::start(&["serve"], &env_ref)
+}
