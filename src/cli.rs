@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
 
 use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +13,8 @@ use crate::jsonrpc;
 use crate::log;
 use crate::server::{LineSink, Options, Server, Sink};
 use crate::signals;
+use crate::signin::{self, LoginArgs, LogoutArgs, Outcome};
+use crate::status::{self, StatusArgs};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -22,10 +25,15 @@ Usage: loopops-mcp [COMMAND] [OPTIONS]
 
 Commands:
   serve              Run the MCP server on stdin/stdout (the default)
+  login              Sign in with Okta and save the entry in the MCP config
+  logout             Revoke the saved sign-in and remove it from the config
+  status             Show the configuration; --check also signs in and calls whoami
   tools              List the tools
   call TOOL [JSON]   Call one tool with JSON arguments and print the result
   prompt NAME [K=V]  Print a skill (MCP prompt) rendered with its arguments
   help               Print this help
+
+Run `loopops-mcp COMMAND --help` for a command's options.
 
 Options:
   -h, --help         Print help (also after a command)
@@ -37,11 +45,49 @@ MCP config file (LOOP_MCP_CONFIG, else ~/.mcp.json). See README.md.";
 const SERVE_USAGE: &str = "\
 Run the MCP server: newline-delimited JSON-RPC on stdin, answers on stdout, logs on stderr.
 
-Usage: loopops-mcp serve [--read-only] [--name NAME]
+Usage: loopops-mcp serve [--read-only] [--name NAME] [--config PATH]
 
 Options:
-  --read-only    Hide and refuse the four tools that change records (or LOOP_MCP_READ_ONLY=1)
-  --name NAME    The config entry to read under mcpServers (default: loop-operations)";
+  --read-only      Hide and refuse the four tools that change records (or LOOP_MCP_READ_ONLY=1)
+  --name NAME      The config entry to read under mcpServers (default: loop-operations)
+  --config PATH    The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)";
+
+const LOGIN_USAGE: &str = "\
+Sign in with Okta (device authorization: open a URL, approve) and save the
+`loop-operations` entry in the MCP config: command, args and the four variables.
+Values already in the entry are the defaults, so signing in again is just `loopops-mcp login`.
+
+Usage: loopops-mcp login [--issuer URL] [--client-id ID] [--api-url URL] [--config PATH] [--name NAME] [--json]
+
+Options:
+  --issuer URL      Okta issuer: https://ORG/oauth2/default, or https://ORG for the org server
+  --client-id ID    The Okta app's client id
+  --api-url URL     The Loop API, e.g. https://app.loopops.example/api/trpc
+  --config PATH     The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
+  --name NAME       The entry under mcpServers (default: loop-operations)
+  --json            Print the result as JSON
+
+Exit codes: 0 signed in, 1 sign-in failed (denied, expired, Okta error), 2 usage error.";
+
+const LOGOUT_USAGE: &str = "\
+Revoke the saved refresh token at Okta and remove it from the config entry. Works
+offline: the token is removed locally and the failed revocation is reported.
+
+Usage: loopops-mcp logout [--config PATH] [--name NAME] [--json]";
+
+const STATUS_USAGE: &str = "\
+Show the configuration: config file, entry, API mode or what is missing, the Okta
+issuer and its endpoints, the API URL, and where each setting comes from. Never
+prints a token.
+
+Usage: loopops-mcp status [--check] [--config PATH] [--name NAME] [--json]
+
+Options:
+  --check    Also sign in (saving a rotated token safely) and call whoami; exit 1
+             naming the failing step (settings, okta, api) if it does not work
+  --json     Print the status as JSON
+
+Exit codes: 0 configured (and, with --check, working), 1 otherwise.";
 
 const TOOLS_USAGE: &str = "\
 List the tools the server offers.
@@ -55,7 +101,7 @@ const CALL_USAGE: &str = "\
 Call one tool through the same code path as `serve` and print its result.
 Exit code 1 if the tool reports an error.
 
-Usage: loopops-mcp call TOOL [JSON] [--json] [--read-only] [--name NAME]
+Usage: loopops-mcp call TOOL [JSON] [--json] [--read-only] [--name NAME] [--config PATH]
 
 Arguments:
   TOOL    A tool name (see `loopops-mcp tools`)
@@ -65,6 +111,7 @@ Options:
   --json         Print the whole MCP result (content, structuredContent, isError)
   --read-only    Refuse tools that change records
   --name NAME    The config entry to read under mcpServers (default: loop-operations)
+  --config PATH  The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
 
 Example:
   loopops-mcp call search_deals '{\"query\": \"Acme\", \"limit\": 5}'";
@@ -93,6 +140,9 @@ pub fn run(args: Vec<String>) -> i32 {
             return 0;
         }
         "serve" => parse_serve(&rest).map(serve),
+        "login" => parse_login(&rest).map(login),
+        "logout" => parse_logout(&rest).map(logout),
+        "status" => parse_status(&rest).map(status::status),
         "tools" => parse_tools(&rest).map(tools),
         "call" => parse_call(&rest).map(call),
         "prompt" => parse_prompt(&rest).map(prompt),
@@ -198,20 +248,98 @@ impl Parsed {
 struct ServeArgs {
     read_only: bool,
     name: Option<String>,
+    config: Option<PathBuf>,
+}
+
+fn no_positional(p: &Parsed, help: &'static str) -> Result<(), Usage> {
+    match p.positional.first() {
+        Some(extra) => Err(Usage::new(format!("unexpected argument '{extra}'"), help)),
+        None => Ok(()),
+    }
 }
 
 fn parse_serve(args: &[String]) -> Result<ServeArgs, Usage> {
-    let p = parse(args, &["--read-only"], &["--name"], SERVE_USAGE)?;
-    if let Some(extra) = p.positional.first() {
-        return Err(Usage::new(format!("unexpected argument '{extra}'"), SERVE_USAGE));
-    }
+    let p = parse(args, &["--read-only"], &["--name", "--config"], SERVE_USAGE)?;
+    no_positional(&p, SERVE_USAGE)?;
     Ok(ServeArgs {
         read_only: p.flag("--read-only"),
         name: p.value("--name"),
+        config: p.value("--config").map(PathBuf::from),
     })
 }
 
-fn options(read_only: bool, name: Option<String>) -> Options {
+fn server_name(p: &Parsed) -> String {
+    p.value("--name")
+        .unwrap_or_else(|| DEFAULT_SERVER_NAME.to_string())
+}
+
+fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
+    let p = parse(
+        args,
+        &["--json"],
+        &["--issuer", "--client-id", "--api-url", "--config", "--name"],
+        LOGIN_USAGE,
+    )?;
+    no_positional(&p, LOGIN_USAGE)?;
+    Ok(LoginArgs {
+        issuer: p.value("--issuer"),
+        client_id: p.value("--client-id"),
+        api_url: p.value("--api-url"),
+        config: p.value("--config").map(PathBuf::from),
+        name: server_name(&p),
+        json: p.flag("--json"),
+    })
+}
+
+fn login(args: LoginArgs) -> i32 {
+    outcome(signin::login(args), LOGIN_USAGE)
+}
+
+fn parse_logout(args: &[String]) -> Result<LogoutArgs, Usage> {
+    let p = parse(args, &["--json"], &["--config", "--name"], LOGOUT_USAGE)?;
+    no_positional(&p, LOGOUT_USAGE)?;
+    Ok(LogoutArgs {
+        config: p.value("--config").map(PathBuf::from),
+        name: server_name(&p),
+        json: p.flag("--json"),
+    })
+}
+
+fn logout(args: LogoutArgs) -> i32 {
+    outcome(signin::logout(args), LOGOUT_USAGE)
+}
+
+fn outcome(o: Outcome, help: &str) -> i32 {
+    match o {
+        Outcome::Done => 0,
+        Outcome::Failed(why) => {
+            eprintln!("error: {why}");
+            1
+        }
+        Outcome::Usage(why) => {
+            eprintln!("error: {why}\n\n{help}");
+            2
+        }
+    }
+}
+
+fn parse_status(args: &[String]) -> Result<StatusArgs, Usage> {
+    let p = parse(
+        args,
+        &["--check", "--json"],
+        &["--config", "--name"],
+        STATUS_USAGE,
+    )?;
+    no_positional(&p, STATUS_USAGE)?;
+    Ok(StatusArgs {
+        config: p.value("--config").map(PathBuf::from),
+        name: server_name(&p),
+        check: p.flag("--check"),
+        json: p.flag("--json"),
+    })
+}
+
+fn options(read_only: bool, name: Option<String>, config: Option<PathBuf>) -> Options {
     let env_read_only = std::env::var("LOOP_MCP_READ_ONLY")
         .map(|v| {
             matches!(
@@ -223,12 +351,13 @@ fn options(read_only: bool, name: Option<String>) -> Options {
     Options {
         read_only: read_only || env_read_only,
         server_name: name.unwrap_or_else(|| DEFAULT_SERVER_NAME.to_string()),
+        config,
     }
 }
 
 fn serve(args: ServeArgs) -> i32 {
     signals::exit_zero_on_sigterm();
-    let mut server = Server::new(options(args.read_only, args.name));
+    let mut server = Server::new(options(args.read_only, args.name, args.config));
     let stdin = io::stdin().lock();
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);
     let mut out = LineSink::new(io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()));
@@ -257,14 +386,12 @@ fn serve(args: ServeArgs) -> i32 {
 
 fn parse_tools(args: &[String]) -> Result<bool, Usage> {
     let p = parse(args, &["--json"], &[], TOOLS_USAGE)?;
-    if let Some(extra) = p.positional.first() {
-        return Err(Usage::new(format!("unexpected argument '{extra}'"), TOOLS_USAGE));
-    }
+    no_positional(&p, TOOLS_USAGE)?;
     Ok(p.flag("--json"))
 }
 
 fn tools(as_json: bool) -> i32 {
-    let mut server = Server::new(options(false, None));
+    let mut server = Server::new(options(false, None, None));
     let answer = request(&mut server, "tools/list", json!({}));
     let mut stdout = io::stdout().lock();
     if as_json {
@@ -288,10 +415,16 @@ struct CallArgs {
     whole: bool,
     read_only: bool,
     name: Option<String>,
+    config: Option<PathBuf>,
 }
 
 fn parse_call(args: &[String]) -> Result<CallArgs, Usage> {
-    let p = parse(args, &["--json", "--read-only"], &["--name"], CALL_USAGE)?;
+    let p = parse(
+        args,
+        &["--json", "--read-only"],
+        &["--name", "--config"],
+        CALL_USAGE,
+    )?;
     let mut pos = p.positional.iter();
     let tool = pos
         .next()
@@ -310,6 +443,7 @@ fn parse_call(args: &[String]) -> Result<CallArgs, Usage> {
         whole: p.flag("--json"),
         read_only: p.flag("--read-only"),
         name: p.value("--name"),
+        config: p.value("--config").map(PathBuf::from),
     })
 }
 
@@ -342,7 +476,7 @@ fn call(args: CallArgs) -> i32 {
         );
         return 2;
     }
-    let mut server = Server::new(options(args.read_only, args.name));
+    let mut server = Server::new(options(args.read_only, args.name, args.config));
     let answer = request(
         &mut server,
         "tools/call",
@@ -400,7 +534,7 @@ fn parse_prompt(args: &[String]) -> Result<PromptArgs, Usage> {
 }
 
 fn prompt(args: PromptArgs) -> i32 {
-    let mut server = Server::new(options(false, None));
+    let mut server = Server::new(options(false, None, None));
     let answer = request(
         &mut server,
         "prompts/get",

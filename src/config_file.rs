@@ -82,8 +82,11 @@ impl ConfigFile {
         ConfigFile { path: path.into() }
     }
 
-    /// `LOOP_MCP_CONFIG`, else `~/.mcp.json`.
-    pub fn locate() -> Result<ConfigFile, ConfigError> {
+    /// `given` (a `--config` flag), else `LOOP_MCP_CONFIG`, else `~/.mcp.json`.
+    pub fn locate(given: Option<&Path>) -> Result<ConfigFile, ConfigError> {
+        if let Some(p) = given {
+            return Ok(ConfigFile::new(p));
+        }
         match std::env::var_os("LOOP_MCP_CONFIG").filter(|v| !v.is_empty()) {
             Some(p) => Ok(ConfigFile::new(p)),
             None => dirs::home_dir()

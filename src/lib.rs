@@ -18,5 +18,7 @@ pub mod secret;
 pub mod server;
 pub mod settings;
 pub mod signals;
+pub mod signin;
+pub mod status;
 pub mod tools;
 pub mod trpc;

@@ -51,6 +51,8 @@ impl<W: Write> Sink for LineSink<W> {
 pub struct Options {
     pub read_only: bool,
     pub server_name: String,
+    /// `--config`: overrides `LOOP_MCP_CONFIG` and `~/.mcp.json`.
+    pub config: Option<std::path::PathBuf>,
 }
 
 pub struct Server {
@@ -64,7 +66,7 @@ impl Server {
         Server {
             version: None,
             read_only: opts.read_only,
-            executor: Executor::new(&opts.server_name),
+            executor: Executor::new(&opts.server_name, opts.config),
         }
     }
 

@@ -2,6 +2,7 @@
 //! stanza in the config file. So a client entry without `env` works, and
 //! `loopops-mcp call` works right after `loopops-mcp login`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -30,8 +31,12 @@ pub struct Settings {
 impl Settings {
     /// Resolve every setting. The config file is read only if the environment
     /// leaves something unset.
-    pub fn load(server_name: &str) -> Result<Settings, ConfigError> {
-        Self::load_with(server_name, &|k| std::env::var(k).ok(), ConfigFile::locate()?)
+    pub fn load(server_name: &str, config: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with(
+            server_name,
+            &|k| std::env::var(k).ok(),
+            ConfigFile::locate(config)?,
+        )
     }
 
     pub fn load_with(

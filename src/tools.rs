@@ -1,6 +1,8 @@
 //! Running a tool: connect to the API on first use, call the tool's procedure, and
 //! shape the answer for the model (bounded in size) or the failure into one text.
 
+use std::path::PathBuf;
+
 use serde_json::{Value, json};
 
 use crate::auth::Auth;
@@ -15,13 +17,15 @@ pub const MAX_RESULT_TEXT: usize = 100_000;
 
 pub struct Executor {
     server_name: String,
+    config: Option<PathBuf>,
     client: Option<Client>,
 }
 
 impl Executor {
-    pub fn new(server_name: &str) -> Executor {
+    pub fn new(server_name: &str, config: Option<PathBuf>) -> Executor {
         Executor {
             server_name: server_name.to_string(),
+            config,
             client: None,
         }
     }
@@ -37,14 +41,18 @@ impl Executor {
             Some(c) => c,
             // Not connected yet, or not configured last time: settings are read again
             // so that a `login` in a terminal takes effect without a restart.
-            None => self.client.insert(connect(&self.server_name)?),
+            None => {
+                let settings =
+                    Settings::load(&self.server_name, self.config.as_deref()).map_err(ApiError::Config)?;
+                self.client.insert(client_for(&settings, &self.server_name)?)
+            }
         };
         client.call(&tool.procedure, tool.kind, Some(args), on_retry)
     }
 }
 
-fn connect(server_name: &str) -> Result<Client, ApiError> {
-    let settings = Settings::load(server_name).map_err(ApiError::Config)?;
+/// A client for these settings, or why there cannot be one.
+pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiError> {
     let missing = settings.missing();
     let (Some(api_url), Some(issuer), Some(client_id), Some(refresh_token)) = (
         settings.api_url.as_deref(),

@@ -37,6 +37,11 @@ impl Client {
         }
     }
 
+    /// Make sure there is a usable access token (refreshing if needed).
+    pub fn authenticate(&mut self) -> Result<(), ApiError> {
+        self.auth.access_token(&self.http).map(|_| ())
+    }
+
     /// Call a procedure; `input` of `None` (or an empty object for a query) sends none.
     /// `on_retry` hears why a call is being sent again.
     pub fn call(

@@ -498,21 +498,42 @@ fn every_tool_answers_within_its_output_schema() {
     let calls = [
         ("whoami", json!({})),
         ("list_owners", json!({"limit": 3})),
-        ("search_deals", json!({"stages": ["proposal", "negotiation"], "sort": "amount"})),
+        (
+            "search_deals",
+            json!({"stages": ["proposal", "negotiation"], "sort": "amount"}),
+        ),
         ("get_deal", json!({"dealId": "deal_001"})),
         ("get_pipeline_summary", json!({"period": "current_quarter"})),
         ("get_forecast", json!({"period": "current_quarter"})),
         ("find_deal_risks", json!({"limit": 5})),
         ("search_accounts", json!({"query": "a"})),
         ("get_account", json!({"accountId": "acc_006"})),
-        ("list_activities", json!({"dealId": "deal_001", "types": ["call", "email"]})),
-        ("update_deal_stage", json!({"dealId": "deal_002", "stage": "negotiation", "note": "Verbal yes"})),
-        ("set_deal_next_step", json!({"dealId": "deal_002", "nextStep": "Send order form", "nextStepDate": "2025-06-20"})),
-        ("log_activity", json!({"type": "call", "subject": "Pricing call", "dealId": "deal_002", "occurredAt": "2025-06-16T14:00:00Z"})),
-        ("submit_forecast", json!({"period": "current_quarter", "commit": 100000, "bestCase": 150000, "note": "Two deals at risk"})),
+        (
+            "list_activities",
+            json!({"dealId": "deal_001", "types": ["call", "email"]}),
+        ),
+        (
+            "update_deal_stage",
+            json!({"dealId": "deal_002", "stage": "negotiation", "note": "Verbal yes"}),
+        ),
+        (
+            "set_deal_next_step",
+            json!({"dealId": "deal_002", "nextStep": "Send order form", "nextStepDate": "2025-06-20"}),
+        ),
+        (
+            "log_activity",
+            json!({"type": "call", "subject": "Pricing call", "dealId": "deal_002", "occurredAt": "2025-06-16T14:00:00Z"}),
+        ),
+        (
+            "submit_forecast",
+            json!({"period": "current_quarter", "commit": 100000, "bestCase": 150000, "note": "Two deals at risk"}),
+        ),
     ];
     let mut s = session(&cfg, &[]);
-    s.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}}));
+    s.request(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}}),
+    );
     let list = s.request("tools/list", json!({}));
     assert_eq!(calls.len(), list["result"]["tools"].as_array().unwrap().len());
     for (tool, args) in calls {
@@ -530,5 +551,13 @@ fn every_tool_answers_within_its_output_schema() {
     }
     finish(s, &fake);
     let applied: Vec<String> = fake.mutations().into_iter().map(|(p, _)| p).collect();
-    assert_eq!(applied, ["deals.updateStage", "deals.setNextStep", "activities.log", "forecast.submit"]);
+    assert_eq!(
+        applied,
+        [
+            "deals.updateStage",
+            "deals.setNextStep",
+            "activities.log",
+            "forecast.submit"
+        ]
+    );
 }

@@ -330,3 +330,7 @@ pub fn session(cfg: &Config, extra: &[(&str, &str)]) -> Session {
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Session::start(&["serve"], &env_ref)
 }
+
+/// The binary's canonical absolute path, as `login` records it.
+pub static BIN_ABS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| std::fs::canonicalize(BIN).unwrap().display().to_string());

@@ -1,0 +1,324 @@
+//! `login` and `logout`: put a refresh token into the config entry, or take it out,
+//! without Node. Writes use the same lock and atomic replace as token rotation.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::config_file::{self, ConfigError, ConfigFile};
+use crate::http::{self, Http};
+use crate::okta::{self, DevicePoll, Endpoints};
+use crate::secret::Secret;
+use crate::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::trpc;
+
+pub struct LoginArgs {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub api_url: Option<String>,
+    pub config: Option<PathBuf>,
+    pub name: String,
+    pub json: bool,
+}
+
+/// How a command ended, for the exit code: 0, 1 (failed), 2 (usage).
+pub enum Outcome {
+    Done,
+    Failed(String),
+    Usage(String),
+}
+
+const LOCK_WAIT: Duration = Duration::from_secs(65);
+
+pub fn login(args: LoginArgs) -> Outcome {
+    let config = match ConfigFile::locate(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    let existing = match config.read() {
+        Ok(doc) => doc,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    // Flags first, then what the entry already has, then the environment.
+    let default = |flag: &Option<String>, key: &str| {
+        flag.clone()
+            .or_else(|| {
+                existing
+                    .as_ref()
+                    .and_then(|d| config_file::stanza_var(d, &args.name, key))
+            })
+            .or_else(|| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+            .map(|v| v.trim().to_string())
+    };
+    let (issuer, client_id, api_url) = (
+        default(&args.issuer, OKTA_ISSUER),
+        default(&args.client_id, OKTA_CLIENT_ID),
+        default(&args.api_url, API_URL),
+    );
+    let (Some(issuer), Some(client_id), Some(api_url)) = (issuer, client_id, api_url) else {
+        let mut missing = Vec::new();
+        if default(&args.issuer, OKTA_ISSUER).is_none() {
+            missing.push("--issuer URL");
+        }
+        if default(&args.client_id, OKTA_CLIENT_ID).is_none() {
+            missing.push("--client-id ID");
+        }
+        if default(&args.api_url, API_URL).is_none() {
+            missing.push("--api-url URL");
+        }
+        return Outcome::Usage(format!(
+            "missing {} (not given, and not in the `{}` entry of {})",
+            missing.join(", "),
+            args.name,
+            config.path.display()
+        ));
+    };
+    let endpoints = okta::endpoints(&issuer);
+    for url in [&api_url, &endpoints.token] {
+        if let Err(http::Failure::BadUrl(why)) = http::check_url(url) {
+            return Outcome::Usage(why);
+        }
+    }
+    let http = Http::new(Duration::from_millis(DEFAULT_TIMEOUT_MS));
+    let refresh_token = match device_sign_in(&http, &endpoints, &client_id) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "loopops-mcp".into());
+    let mut serve_args = vec![json!("serve")];
+    if args.name != config_file::DEFAULT_SERVER_NAME {
+        serve_args.extend([json!("--name"), json!(args.name)]);
+    }
+    if let Some(given) = &args.config {
+        serve_args.extend([json!("--config"), json!(given.display().to_string())]);
+    }
+    let vars = [
+        (API_URL, api_url.as_str()),
+        (OKTA_ISSUER, issuer.as_str()),
+        (OKTA_CLIENT_ID, client_id.as_str()),
+        (OKTA_REFRESH_TOKEN, refresh_token.1.expose()),
+    ];
+    let written = update_entry(&config, &args.name, |stanza| {
+        stanza.insert("command".into(), json!(exe));
+        stanza.insert("args".into(), Value::Array(serve_args.clone()));
+        let env = stanza.entry("env").or_insert_with(|| Value::Object(Map::new()));
+        if !env.is_object() {
+            *env = Value::Object(Map::new());
+        }
+        let env = env.as_object_mut().expect("just made an object");
+        for (k, v) in vars {
+            env.insert(k.into(), json!(v));
+        }
+    });
+    if let Err(e) = written {
+        return Outcome::Failed(format!("signed in, but the config could not be written: {e}"));
+    }
+    let who = whoami(&http, &api_url, &refresh_token.0);
+    if args.json {
+        let mut out =
+            json!({"signedIn": true, "config": config.path.display().to_string(), "name": args.name});
+        if let Ok(v) = &who {
+            out["user"] = v["user"].clone();
+            out["org"] = v["org"].clone();
+        }
+        println!("{out}");
+    } else {
+        match &who {
+            Ok(v) => println!(
+                "Signed in as {} ({}) to {}.",
+                v["user"]["name"].as_str().unwrap_or("?"),
+                v["user"]["email"].as_str().unwrap_or("?"),
+                v["org"]["name"].as_str().unwrap_or("Loop Operations")
+            ),
+            Err(e) => println!("Signed in. (Checking the API failed: {e})"),
+        }
+        println!(
+            "Saved to the `{}` entry of {}. Restart Claude Desktop (or run `/mcp` in Claude Code) to use it.",
+            args.name,
+            config.path.display()
+        );
+    }
+    Outcome::Done
+}
+
+/// The device grant (RFC 8628): show the code, poll until approved, denied or expired.
+/// Returns (access token, refresh token).
+fn device_sign_in(http: &Http, ep: &Endpoints, client_id: &str) -> Result<(Secret, Secret), String> {
+    let start = okta::device_authorize(http, ep, client_id).map_err(|e| e.render())?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "To sign in to Loop Operations, open this page in a browser:\n"
+    );
+    let _ = writeln!(
+        err,
+        "    {}\n",
+        start
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&start.verification_uri)
+    );
+    let _ = writeln!(
+        err,
+        "and check that it shows the code {} (or enter it at {}).",
+        start.user_code, start.verification_uri
+    );
+    let _ = writeln!(err, "Waiting for approval (Ctrl-C to cancel)…");
+    drop(err);
+    let deadline = Instant::now() + Duration::from_secs(start.expires_in);
+    let mut interval = Duration::from_secs(start.interval);
+    loop {
+        if Instant::now() >= deadline {
+            return Err(
+                "the sign-in code expired before it was approved; run `loopops-mcp login` again".into(),
+            );
+        }
+        std::thread::sleep(interval);
+        match okta::device_poll(http, ep, client_id, &start.device_code) {
+            DevicePoll::Pending => {}
+            // RFC 8628 §3.5: the slower interval stays for the rest of the flow.
+            DevicePoll::SlowDown => interval += Duration::from_secs(5),
+            DevicePoll::Denied => return Err("sign-in was denied in the browser".into()),
+            DevicePoll::Expired => {
+                return Err(
+                    "the sign-in code expired before it was approved; run `loopops-mcp login` again".into(),
+                );
+            }
+            DevicePoll::Failed(e) => return Err(e.render()),
+            DevicePoll::Approved(tokens) => {
+                return match tokens.refresh_token {
+                    Some(rt) => Ok((tokens.access_token, rt)),
+                    None => Err("Okta approved the sign-in but issued no refresh token: the Okta app needs the Refresh Token grant and the offline_access scope".into()),
+                };
+            }
+        }
+    }
+}
+
+fn whoami(http: &Http, api_url: &str, access: &Secret) -> Result<Value, String> {
+    let url = format!("{}/viewer.get", api_url.trim_end_matches('/'));
+    let bearer = format!("Bearer {}", access.expose());
+    let reply = http
+        .send(
+            "GET",
+            &url,
+            &[("authorization", &bearer), ("accept", "application/json")],
+            http::Body::None,
+            trpc::MAX_BODY,
+        )
+        .map_err(|f| format!("{f:?}"))?;
+    trpc::interpret(reply).map_err(|e| {
+        e.render(&crate::error::CallContext {
+            tool: "whoami",
+            procedure: "viewer.get",
+            is_mutation: false,
+        })
+    })
+}
+
+/// Change our entry under the lock, re-reading the file first; create it if missing.
+pub fn update_entry(
+    config: &ConfigFile,
+    name: &str,
+    change: impl FnOnce(&mut Map<String, Value>),
+) -> Result<(), ConfigError> {
+    if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|error| ConfigError::Write {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+    }
+    config.with_lock(LOCK_WAIT, || {
+        let mut doc = config.read()?.unwrap_or_else(|| json!({}));
+        let stanza = config_file::stanza_mut(&mut doc, name).ok_or_else(|| ConfigError::Invalid {
+            path: config.path.clone(),
+            detail: format!("`mcpServers` or `mcpServers.{name}` is not an object"),
+        })?;
+        change(stanza);
+        config.write(&doc)
+    })?
+}
+
+pub struct LogoutArgs {
+    pub config: Option<PathBuf>,
+    pub name: String,
+    pub json: bool,
+}
+
+pub fn logout(args: LogoutArgs) -> Outcome {
+    let config = match ConfigFile::locate(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    let doc = match config.read() {
+        Ok(d) => d,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    let var = |k: &str| {
+        doc.as_ref()
+            .and_then(|d| config_file::stanza_var(d, &args.name, k))
+    };
+    let Some(token) = var(OKTA_REFRESH_TOKEN).map(Secret::new) else {
+        report(
+            args.json,
+            json!({"signedOut": true, "revoked": false, "wasSignedIn": false}),
+            &format!(
+                "Not signed in: the `{}` entry of {} holds no refresh token.",
+                args.name,
+                config.path.display()
+            ),
+        );
+        return Outcome::Done;
+    };
+    // Remove it locally first: that must happen whatever the network does.
+    if let Err(e) = update_entry(&config, &args.name, |stanza| {
+        if let Some(env) = stanza.get_mut("env").and_then(Value::as_object_mut) {
+            env.shift_remove(OKTA_REFRESH_TOKEN);
+        }
+    }) {
+        return Outcome::Failed(format!(
+            "could not remove the token from {}: {e}",
+            config.path.display()
+        ));
+    }
+    let revoked = match (var(OKTA_ISSUER), var(OKTA_CLIENT_ID)) {
+        (Some(issuer), Some(client_id)) => {
+            let http = Http::new(Duration::from_secs(10));
+            okta::revoke(&http, &okta::endpoints(&issuer), &client_id, &token).map_err(|e| e.render())
+        }
+        _ => Err("OKTA_ISSUER or OKTA_CLIENT_ID is not in the entry".into()),
+    };
+    let local = format!(
+        "Signed out: removed the refresh token from {}.",
+        config.path.display()
+    );
+    match revoked {
+        Ok(()) => report(
+            args.json,
+            json!({"signedOut": true, "revoked": true}),
+            &format!("{local} Okta revoked it."),
+        ),
+        Err(why) => report(
+            args.json,
+            json!({"signedOut": true, "revoked": false, "revokeError": why}),
+            &format!(
+                "{local}\nwarning: revoking it at Okta failed, so it stays valid until it expires: {why}"
+            ),
+        ),
+    }
+    Outcome::Done
+}
+
+fn report(json_out: bool, value: Value, human: &str) {
+    if json_out {
+        println!("{value}");
+    } else {
+        println!("{human}");
+    }
+}
