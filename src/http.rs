@@ -4,11 +4,14 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use ureq::Agent;
+use std::cell::RefCell;
+
 use ureq::config::Config;
 use ureq::http::Response;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::{Agent, Proxy};
 
-use crate::log;
+use crate::{log, proxy};
 
 const USER_AGENT: &str = concat!("loopops-mcp/", env!("CARGO_PKG_VERSION"));
 
@@ -57,8 +60,10 @@ pub enum Failure {
 }
 
 pub struct Http {
-    agent: Agent,
     pub timeout: Duration,
+    tls: TlsConfig,
+    /// One agent (and connection pool) per proxy choice: direct, or via a proxy.
+    agents: RefCell<Vec<(Option<String>, Agent)>>,
 }
 
 pub enum Body<'a> {
@@ -69,7 +74,37 @@ pub enum Body<'a> {
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
+        Http {
+            timeout,
+            tls: tls_config(&|k| std::env::var(k).ok()),
+            agents: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The agent for `url`: through the proxy the environment names for it, or direct.
+    fn agent_for(&self, url: &str) -> Result<(Agent, bool), Failure> {
+        let proxy_url = proxy::proxy_for(url, &|k| std::env::var(k).ok());
+        let proxied = proxy_url.is_some();
+        if let Some((_, agent)) = self.agents.borrow().iter().find(|(p, _)| *p == proxy_url) {
+            return Ok((agent.clone(), proxied));
+        }
+        let proxy = match &proxy_url {
+            Some(p) => Some(Proxy::new(p).map_err(|_| {
+                // The URL may hold credentials: name the variables, not the value.
+                Failure::BadUrl("the proxy URL in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY is not valid".into())
+            })?),
+            None => None,
+        };
+        let agent = self.build_agent(proxy);
+        self.agents.borrow_mut().push((proxy_url, agent.clone()));
+        Ok((agent, proxied))
+    }
+
+    fn build_agent(&self, proxy: Option<Proxy>) -> Agent {
+        let timeout = self.timeout;
         let config = Config::builder()
+            .proxy(proxy)
+            .tls_config(self.tls.clone())
             .http_status_as_error(false)
             // Redirects are answered, not followed: a redirected call would lose its
             // Authorization header, and a token endpoint should never redirect.
@@ -84,10 +119,7 @@ impl Http {
             // makes a sent-or-not ambiguity we would rather not have.
             .max_idle_age(Duration::from_secs(4))
             .build();
-        Http {
-            agent: config.new_agent(),
-            timeout,
-        }
+        config.new_agent()
     }
 
     pub fn send(
@@ -123,16 +155,17 @@ impl Http {
         body: Body<'_>,
         max_body: usize,
     ) -> Result<Reply, Failure> {
+        let (agent, proxied) = self.agent_for(url)?;
         let response = match (method, body) {
             ("GET", _) => {
-                let mut req = self.agent.get(url);
+                let mut req = agent.get(url);
                 for (k, v) in headers {
                     req = req.header(*k, *v);
                 }
                 req.call()
             }
             (_, body) => {
-                let mut req = self.agent.post(url);
+                let mut req = agent.post(url);
                 for (k, v) in headers {
                     req = req.header(*k, *v);
                 }
@@ -145,7 +178,12 @@ impl Http {
                 }
             }
         };
-        let mut response = response.map_err(classify)?;
+        let mut response = response.map_err(classify).map_err(|f| match f {
+            Failure::NotSent(cause) if proxied => Failure::NotSent(format!(
+                "{cause} (through the proxy set in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
+            )),
+            other => other,
+        })?;
         let status = response.status().as_u16();
         let header = |r: &Response<ureq::Body>, name: &str| {
             r.headers()
@@ -213,9 +251,13 @@ fn classify_io(io: io::Error) -> Failure {
         | K::AddrInUse => Failure::NotSent(io.to_string()),
         K::TimedOut | K::WouldBlock => Failure::Timeout,
         _ => {
-            // ureq reports a DNS failure as an Io error of kind Other/NotFound.
+            // ureq reports DNS and rustls failures as Io errors of kind Other/NotFound;
+            // both happen before the request is written.
             let text = io.to_string();
-            if text.contains("failed to lookup address") || text.contains("Name or service not known") {
+            if text.contains("peer certificate") || text.contains("received fatal alert") {
+                Failure::Tls(text)
+            } else if text.contains("failed to lookup address") || text.contains("Name or service not known")
+            {
                 Failure::NotSent(format!("host not found (DNS): {text}"))
             } else {
                 Failure::Lost(text)
@@ -247,6 +289,42 @@ pub fn check_url(url: &str) -> Result<(), Failure> {
             "{url} uses http://, which would send the token in clear; use https:// (http:// is allowed only for localhost)"
         )))
     }
+}
+
+/// Built-in (Mozilla) roots, plus the certificates in `SSL_CERT_FILE` and
+/// `NODE_EXTRA_CA_CERTS` (what users behind TLS-inspecting proxies already set for
+/// curl and for the Node predecessor). A file that cannot be used is reported, not fatal.
+fn tls_config(env: &dyn Fn(&str) -> Option<String>) -> TlsConfig {
+    let mut extra: Vec<Certificate<'static>> = Vec::new();
+    for var in ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"] {
+        let Some(path) = env(var).filter(|p| !p.trim().is_empty()) else {
+            continue;
+        };
+        match std::fs::read(path.trim()) {
+            Ok(pem) => {
+                let before = extra.len();
+                extra.extend(ureq::tls::parse_pem(&pem).filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                }));
+                if extra.len() == before {
+                    log::warn(&format!("{var}={path} holds no PEM certificate; it is ignored"));
+                }
+            }
+            Err(e) => log::warn(&format!("{var}={path} cannot be read ({e}); it is ignored")),
+        }
+    }
+    if extra.is_empty() {
+        return TlsConfig::default();
+    }
+    let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    roots.extend(extra);
+    TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&roots))
+        .build()
 }
 
 fn redact_query(url: &str) -> &str {

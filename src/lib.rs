@@ -13,6 +13,7 @@ pub mod log;
 pub mod okta;
 pub mod pattern;
 pub mod protocol;
+pub mod proxy;
 pub mod schema;
 pub mod secret;
 pub mod server;
