@@ -561,3 +561,30 @@ fn every_tool_answers_within_its_output_schema() {
         ]
     );
 }
+
+#[test]
+fn debug_log_shows_requests_and_timings_without_tokens() {
+    let (fake, cfg) = setup("debug");
+    let mut s = session(&cfg, &[("LOOP_MCP_LOG", "debug")]);
+    assert!(!is_error(&s.call("get_deal", json!({"dealId": "deal_004"}))));
+    fake.push_fault(Route::AnyApi, Fault::Unauthorized);
+    assert!(!is_error(&s.call("get_deal", json!({"dealId": "deal_004"}))));
+    let out = finish(s, &fake);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let token_line = format!("POST {}/v1/token -> 200", fake.custom_issuer());
+    assert!(stderr.contains(&token_line), "{stderr}");
+    assert!(
+        stderr.contains(&format!("GET {}/deals.get -> 200", fake.api_url())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("GET {}/deals.get -> 401", fake.api_url())),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" ms"), "{stderr}");
+    assert!(
+        stderr.contains("access token rejected; refreshing it"),
+        "{stderr}"
+    );
+    // `finish` already checked that no token the fake issued appears anywhere.
+}
