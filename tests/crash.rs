@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::fake::Fake;
+use support::random::Rng;
 use support::{Config, command};
 
 /// The sequence number in the fake's `rt-<family>-<n>-<hex>` tokens.
@@ -19,18 +20,6 @@ fn seq(token: &str) -> usize {
         .nth(2)
         .and_then(|n| n.parse().ok())
         .expect("a fake refresh token")
-}
-
-/// A small deterministic generator (xorshift64*), so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545F4914F6CDD1D) % n
-    }
 }
 
 fn without_token(mut doc: Value) -> Value {

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::random;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
@@ -130,118 +132,18 @@ fn a_closed_stdout_ends_the_process_quietly() {
     assert!(!stderr.contains("panic"), "{stderr}");
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn random_value(rng: &mut Rng, depth: u32) -> Value {
-    match rng.below(if depth > 2 { 6 } else { 8 }) {
-        0 => Value::Null,
-        1 => json!(rng.below(2) == 0),
-        2 => json!(rng.next() as i64),
-        3 => json!((rng.next() as f64) / 7.0),
-        4 => json!(
-            rng.pick(&[
-                "",
-                "x",
-                "deal_001",
-                "2026-Q3",
-                "current_quarter",
-                "ü🦀",
-                "\u{0}",
-                "call"
-            ])
-            .to_string()
-        ),
-        5 => json!("a".repeat(rng.below(300) as usize)),
-        6 => Value::Array((0..rng.below(4)).map(|_| random_value(rng, depth + 1)).collect()),
-        _ => {
-            let keys = [
-                "dealId",
-                "limit",
-                "stage",
-                "period",
-                "name",
-                "arguments",
-                "cursor",
-                "level",
-                "x",
-            ];
-            let mut m = serde_json::Map::new();
-            for _ in 0..rng.below(5) {
-                m.insert(rng.pick(&keys).to_string(), random_value(rng, depth + 1));
-            }
-            Value::Object(m)
-        }
-    }
-}
-
 /// Thousands of random and broken lines: every request with an id is answered exactly
 /// once, every line of stdout is a JSON-RPC message, and the process exits 0 at EOF.
 #[test]
 fn randomized_flood_never_kills_the_loop() {
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let methods = [
-        "initialize",
-        "ping",
-        "tools/list",
-        "tools/call",
-        "prompts/list",
-        "prompts/get",
-        "logging/setLevel",
-        "resources/list",
-        "nope",
-        "notifications/initialized",
-    ];
-    let tools = [
-        "whoami",
-        "search_deals",
-        "get_deal",
-        "log_activity",
-        "submit_forecast",
-        "bogus",
-    ];
+    let mut rng = random::Rng(0x5eed_1234_abcd_0001);
     let mut input = Vec::new();
     let mut expected_ids = Vec::new();
     for i in 0..6000u64 {
-        match rng.below(4) {
-            // A well-formed envelope with random params: must be answered with its id.
-            0 | 1 => {
-                let method = *rng.pick(&methods);
-                let mut params = random_value(&mut rng, 0);
-                if method == "tools/call" && rng.below(2) == 0 {
-                    params = json!({"name": rng.pick(&tools), "arguments": random_value(&mut rng, 1)});
-                }
-                let id = format!("r{i}");
-                let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-                input.extend_from_slice(msg.to_string().as_bytes());
-                expected_ids.push(id);
-            }
-            // Random JSON values, including arrays (batches) and notifications.
-            2 => input.extend_from_slice(random_value(&mut rng, 0).to_string().as_bytes()),
-            // Random bytes, including invalid UTF-8 (never a newline).
-            _ => {
-                for _ in 0..rng.below(200) {
-                    let b = (rng.next() & 0xff) as u8;
-                    input.push(if b == b'\n' { b'{' } else { b });
-                }
-            }
-        }
+        let (line, id) = random::line(&mut rng, i);
+        input.extend_from_slice(&line);
         input.push(b'\n');
+        expected_ids.extend(id);
     }
     let out = support::run(&["serve"], &[], &input, Duration::from_secs(120));
     assert_eq!(
@@ -250,22 +152,11 @@ fn randomized_flood_never_kills_the_loop() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines = support::json_lines(&out.stdout);
     let mut seen = std::collections::HashMap::new();
-    let mut check = |m: &Value| {
-        assert_eq!(m["jsonrpc"], "2.0", "{m}");
-        if m.get("method").is_some() {
-            return; // a notification we sent
-        }
-        assert!(m.get("result").is_some() != m.get("error").is_some(), "{m}");
-        if let Some(id) = m["id"].as_str() {
-            *seen.entry(id.to_string()).or_insert(0) += 1;
-        }
-    };
-    for line in &lines {
+    for line in support::json_lines(&out.stdout) {
         match line {
-            Value::Array(items) => items.iter().for_each(&mut check),
-            other => check(other),
+            Value::Array(items) => items.iter().for_each(|m| random::check_message(m, &mut seen)),
+            other => random::check_message(&other, &mut seen),
         }
     }
     for id in &expected_ids {

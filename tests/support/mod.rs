@@ -117,6 +117,7 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 pub mod fake;
+pub mod random;
 
 /// A running `serve` process driven one line at a time, for tests that need to
 /// wait between requests or run several processes at once.
