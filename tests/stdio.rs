@@ -169,3 +169,49 @@ fn randomized_flood_never_kills_the_loop() {
     }
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panic"));
 }
+
+/// Start-up and the MCP methods that need no API touch no file and no network:
+/// no config read, no DNS, no socket, until a tool call needs them. Checked with
+/// strace (installed by .ci/run); skipped with a note where strace is missing.
+#[test]
+fn start_up_does_no_io_beyond_the_environment() {
+    if std::process::Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("strace not installed: skipping start_up_does_no_io_beyond_the_environment");
+        return;
+    }
+    let dir = support::temp_dir("no-io");
+    let config = dir.join("mcp.json");
+    std::fs::write(&config, "{}").unwrap();
+    let trace = dir.join("trace");
+    let input = concat!(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","id":3,"method":"prompts/get","params":{"name":"account_brief","arguments":{"account":"x"}}}"#,
+        "\n"
+    );
+    let mut child = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=%file,%network", "-o"])
+        .arg(&trace)
+        .arg(support::BIN)
+        .env_clear()
+        .env("HOME", &dir)
+        .env("LOOP_MCP_CONFIG", &config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = support::wait_with_limit(child, LIMIT);
+    assert_eq!(support::json_lines(&out.stdout).len(), 3);
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let ours: Vec<&str> = calls
+        .lines()
+        .filter(|l| !l.contains("/etc/ld.so") && !l.contains("/lib/") && !l.contains("/proc/self/"))
+        // The loader's fstat of files it opened above.
+        .filter(|l| !l.contains("execve(") && !l.contains("AT_EMPTY_PATH"))
+        .collect();
+    assert!(ours.is_empty(), "unexpected I/O at start-up: {ours:#?}");
+}
