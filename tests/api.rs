@@ -8,14 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::fake::{Fake, Fault, Route};
-use support::{Config, assert_no_secrets, is_error, session, text};
-
-fn setup(tag: &str) -> (Fake, Config) {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new(tag, &fake, &fake.custom_issuer(), &rt);
-    (fake, cfg)
-}
+use support::{Config, assert_no_secrets, is_error, session, setup, text};
 
 fn finish(s: support::Session, fake: &Fake) -> std::process::Output {
     let out = s.finish();

@@ -151,9 +151,8 @@ fn login_without_settings_is_a_usage_error() {
 
 #[test]
 fn logout_revokes_and_removes_the_token() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("logout", &fake, &fake.custom_issuer(), &rt);
+    let (fake, cfg) = support::setup("logout");
+    let rt = cfg.stored_token();
     let out = cli(&["logout"], &[("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("Okta revoked it"), "{}", stdout(&out));
@@ -241,9 +240,7 @@ fn status_shows_settings_and_their_sources_without_the_token() {
 
 #[test]
 fn status_check_signs_in_or_names_the_failing_step() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("check", &fake, &fake.custom_issuer(), &rt);
+    let (fake, cfg) = support::setup("check");
     let env = [("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())];
     let ok = cli(&["status", "--check"], &env);
     assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
@@ -280,9 +277,7 @@ fn status_check_signs_in_or_names_the_failing_step() {
 
 #[test]
 fn call_exit_codes() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("call", &fake, &fake.custom_issuer(), &rt);
+    let (fake, cfg) = support::setup("call");
     let env = [("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())];
     let ok = cli(&["call", "get_deal", r#"{"dealId":"deal_001"}"#], &env);
     assert_eq!(ok.status.code(), Some(0));

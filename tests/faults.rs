@@ -290,9 +290,7 @@ fn fault_matrix() {
 
 #[test]
 fn connection_refused_is_retried_for_queries_and_mutations() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("refused", &fake, &fake.custom_issuer(), &rt);
+    let (fake, cfg) = support::setup("refused");
     // A port nobody listens on: bind, note it, close it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -329,9 +327,7 @@ fn connection_refused_is_retried_for_queries_and_mutations() {
 
 #[test]
 fn an_oversized_answer_is_refused_clearly() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("oversized", &fake, &fake.custom_issuer(), &rt);
+    let (fake, cfg) = support::setup("oversized");
     let mut s = session(&cfg, &[]);
     fake.push_fault(Route::AnyApi, Fault::Oversized(17 * 1024 * 1024));
     let r = s.call("search_deals", json!({}));
@@ -343,9 +339,7 @@ fn an_oversized_answer_is_refused_clearly() {
 
 #[test]
 fn progress_notifications_explain_a_retry() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("progress", &fake, &fake.custom_issuer(), &rt);
+    let (fake, cfg) = support::setup("progress");
     let mut s = session(&cfg, &[]);
     fake.push_fault(Route::AnyApi, Fault::Empty(502));
     let answer = s.request(

@@ -209,9 +209,7 @@ fn a_private_ca_is_trusted_only_when_configured() {
 
 #[test]
 fn an_unusable_ca_file_is_reported_and_ignored() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("bad-ca", &fake, &fake.custom_issuer(), &rt);
+    let (_fake, cfg) = support::setup("bad-ca");
     let mut s = session(
         &cfg,
         &[
@@ -259,9 +257,7 @@ fn https_proxy_tunnels_okta_and_the_api() {
 
 #[test]
 fn lower_case_http_proxy_and_no_proxy_with_spaces() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("no-proxy", &fake, &fake.custom_issuer(), &rt);
+    let (_fake, cfg) = support::setup("no-proxy");
     let proxy = ConnectProxy::start(false);
     let purl = proxy.url();
     // Through the proxy (http:// URLs use http_proxy).
@@ -289,9 +285,7 @@ fn lower_case_http_proxy_and_no_proxy_with_spaces() {
 
 #[test]
 fn a_refusing_or_absent_proxy_says_what_to_check() {
-    let fake = Fake::start();
-    let rt = fake.new_refresh_token();
-    let cfg = Config::new("proxy-refused", &fake, &fake.custom_issuer(), &rt);
+    let (_fake, cfg) = support::setup("proxy-refused");
     let refusing = ConnectProxy::start(true);
     let purl = refusing.url();
     let mut s = session(&cfg, &[("HTTP_PROXY", purl.as_str())]);

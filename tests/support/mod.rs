@@ -335,3 +335,20 @@ pub fn session(cfg: &Config, extra: &[(&str, &str)]) -> Session {
 /// The binary's canonical absolute path, as `login` records it.
 pub static BIN_ABS: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| std::fs::canonicalize(BIN).unwrap().display().to_string());
+
+/// A fake Okta/API with one token family, and a config whose entry points at it.
+pub fn setup(tag: &str) -> (fake::Fake, Config) {
+    let fake = fake::Fake::start();
+    let rt = fake.new_refresh_token();
+    let cfg = Config::new(tag, &fake, &fake.custom_issuer(), &rt);
+    (fake, cfg)
+}
+
+/// A port on 127.0.0.1 that nobody listens on (bound, noted, closed).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
