@@ -358,3 +358,41 @@ fn tools_and_prompt_commands() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("needs the argument `deal`"));
 }
+
+#[test]
+fn ctrl_c_during_login_writes_nothing() {
+    let fake = Fake::start();
+    fake.set_device_interval(1);
+    fake.script_device(vec![DeviceStep::Pending]);
+    let dir = support::temp_dir("login-ctrl-c");
+    let path = dir.join("mcp.json");
+    std::fs::write(&path, r#"{"mcpServers":{"other":{"command":"x"}}}"#).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let mut args = login_flags(&fake);
+    args.extend(["--config".into(), path.display().to_string()]);
+    let child = support::command(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it is polling, then interrupt it.
+    let start = std::time::Instant::now();
+    while fake.device_polls().is_empty() && start.elapsed() < LIMIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = support::wait_with_limit(child, LIMIT);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the config is untouched");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temp or lock file: {names:?}");
+}
