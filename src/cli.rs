@@ -360,13 +360,10 @@ fn serve(args: ServeArgs) -> i32 {
     let mut server = Server::new(options(args.read_only, args.name, args.config));
     let stdin = io::stdin().lock();
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);
-    let mut out = LineSink::new(io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()));
+    // Unbuffered beyond one message: each answer is one write(2) as soon as it is
+    // ready, so nothing is pending when SIGTERM ends the process at once.
+    let mut out = LineSink::new(io::stdout().lock());
     loop {
-        // Answers are flushed before we block on input, so pipelined requests
-        // share writes and a lone request is answered at once.
-        if !reader.has_buffered_input() && out.flush().is_err() {
-            return 0;
-        }
         let frame = match reader.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,

@@ -85,13 +85,6 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
-impl<R: io::Read> LineReader<io::BufReader<R>> {
-    /// True if bytes are already buffered, so the next read will not block.
-    pub fn has_buffered_input(&self) -> bool {
-        !self.inner.buffer().is_empty()
-    }
-}
-
 fn memchr_newline(buf: &[u8]) -> Option<usize> {
     buf.iter().position(|&b| b == b'\n')
 }

@@ -7,6 +7,9 @@ use std::sync::Mutex;
 
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// Tokens rotate for as long as the server runs; the oldest are forgotten past this.
+const MAX_KNOWN: usize = 1024;
+
 /// Shorter values are not scrubbed: they could be ordinary words.
 const MIN_SCRUB_LEN: usize = 8;
 
@@ -19,6 +22,9 @@ impl Secret {
         if value.len() >= MIN_SCRUB_LEN {
             let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
             if !known.contains(&value) {
+                if known.len() >= MAX_KNOWN {
+                    known.remove(0);
+                }
                 known.push(value.clone());
             }
         }

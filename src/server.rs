@@ -276,6 +276,8 @@ impl Server {
         progress: Option<Value>,
         out: &mut dyn Sink,
     ) -> Result<Value, crate::error::ApiError> {
+        // Answers sent before this call must not wait for the network.
+        let _ = out.flush();
         let mut step = 0u32;
         // Retries can take seconds: tell a client that asked for progress why.
         let mut on_retry = |why: &str| {
