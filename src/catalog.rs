@@ -79,6 +79,33 @@ pub fn catalog() -> &'static Catalog {
     })
 }
 
+/// The `tools/list` result for a version, with or without the mutations: built once
+/// per process and kept, since clients ask for it often and it never changes.
+pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
+    static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
+    let lists = LISTS.get_or_init(|| {
+        let mut all = Vec::new();
+        for v in Version::ALL {
+            for ro in [false, true] {
+                let tools = catalog()
+                    .tools
+                    .iter()
+                    .filter(|t| !(ro && t.is_mutation()))
+                    .map(|t| t.to_json(v));
+                let mut m = Map::new();
+                m.insert("tools".into(), Value::Array(tools.collect()));
+                all.push(Value::Object(m));
+            }
+        }
+        all
+    });
+    let index = Version::ALL
+        .iter()
+        .position(|v| *v == version)
+        .expect("a known version");
+    &lists[index * 2 + usize::from(read_only)]
+}
+
 impl Catalog {
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tools.iter().find(|t| t.name == name)

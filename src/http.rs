@@ -5,10 +5,13 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 use ureq::config::Config;
 use ureq::http::Response;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, Proxy};
 
 use crate::{log, proxy};
@@ -119,7 +122,7 @@ impl Http {
             // makes a sent-or-not ambiguity we would rather not have.
             .max_idle_age(Duration::from_secs(4))
             .build();
-        config.new_agent()
+        Agent::with_parts(config, DefaultConnector::new(), CachingResolver::default())
     }
 
     pub fn send(
@@ -288,6 +291,36 @@ pub fn check_url(url: &str) -> Result<(), Failure> {
         Err(Failure::BadUrl(format!(
             "{url} uses http://, which would send the token in clear; use https:// (http:// is allowed only for localhost)"
         )))
+    }
+}
+
+/// ureq resolves the host before every request, even one that reuses a pooled
+/// connection, and with a timeout set it does so on a new thread: a DNS query and a
+/// thread per tool call. Answers are kept for a while instead.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: DefaultResolver,
+    cache: Mutex<Vec<(String, Instant, ResolvedSocketAddrs)>>,
+}
+
+const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!("{}:{:?}", uri.host().unwrap_or(""), uri.port_u16());
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|(_, at, _)| at.elapsed() < DNS_CACHE_TTL);
+        if let Some((_, _, addrs)) = cache.iter().find(|(k, _, _)| *k == key) {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        cache.push((key, Instant::now(), addrs.clone()));
+        Ok(addrs)
     }
 }
 

@@ -100,8 +100,10 @@ fn invalid(id: Value, message: &str) -> Incoming {
     }
 }
 
+// These move their parts into place: `json!` would deep-copy a `Value` argument
+// through `to_value`, which costs more than serializing it.
 pub fn result(id: Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
+    envelope([("id", id), ("result", result)])
 }
 
 pub fn error(id: Value, err: &RpcError) -> Value {
@@ -109,7 +111,16 @@ pub fn error(id: Value, err: &RpcError) -> Value {
 }
 
 pub fn notification(method: &str, params: Value) -> Value {
-    json!({"jsonrpc": "2.0", "method": method, "params": params})
+    envelope([("method", Value::String(method.into())), ("params", params)])
+}
+
+fn envelope<const N: usize>(parts: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(N + 1);
+    m.insert("jsonrpc".into(), Value::String("2.0".into()));
+    for (k, v) in parts {
+        m.insert(k.into(), v);
+    }
+    Value::Object(m)
 }
 
 #[cfg(test)]

@@ -215,14 +215,7 @@ impl Server {
 
     fn tools_list(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
         no_cursor(params)?;
-        let version = self.version();
-        let tools: Vec<Value> = catalog::catalog()
-            .tools
-            .iter()
-            .filter(|t| !(self.read_only && t.is_mutation()))
-            .map(|t| t.to_json(version))
-            .collect();
-        Ok(json!({ "tools": tools }))
+        Ok(catalog::tools_list(self.version(), self.read_only).clone())
     }
 
     fn tools_call(&mut self, params: &Map<String, Value>, out: &mut dyn Sink) -> Result<Value, RpcError> {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::auth::Auth;
 use crate::catalog::Tool;
@@ -85,16 +85,20 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
 /// A successful `tools/call` result. `structured` adds `structuredContent`.
 pub fn success(value: Value, structured: bool) -> Value {
     let (value, note) = fit(value, MAX_RESULT_TEXT);
-    let text = value.to_string();
-    let mut content = vec![json!({"type": "text", "text": text})];
-    if let Some(note) = note {
-        content.push(json!({"type": "text", "text": note}));
-    }
-    let mut result = json!({ "content": content });
+    let text_block = |text: String| {
+        let mut m = Map::new();
+        m.insert("type".into(), Value::String("text".into()));
+        m.insert("text".into(), Value::String(text));
+        Value::Object(m)
+    };
+    let mut content = vec![text_block(value.to_string())];
+    content.extend(note.map(text_block));
+    let mut result = Map::new();
+    result.insert("content".into(), Value::Array(content));
     if structured {
-        result["structuredContent"] = value;
+        result.insert("structuredContent".into(), value);
     }
-    result
+    Value::Object(result)
 }
 
 /// A failed `tools/call` result: `isError` with one text that says what to do.
