@@ -15,7 +15,8 @@ use crate::http::Http;
 use crate::log;
 use crate::okta::{self, Endpoints, RefreshFailure, Tokens};
 use crate::secret::Secret;
-use crate::settings::OKTA_REFRESH_TOKEN;
+use crate::settings::{OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::signals;
 
 pub struct Auth {
     endpoints: Endpoints,
@@ -26,6 +27,11 @@ pub struct Auth {
     server_name: String,
     lock_wait: Duration,
     warned_unsaved: bool,
+    /// Refresh tokens we have sent to Okta (spent, or about to be).
+    spent: Vec<Secret>,
+    /// Whether our entry in the file has held a token: if it then has none, the user
+    /// signed out with `loopops-mcp logout` and we must not write one back.
+    saw_token_in_file: bool,
 }
 
 struct Access {
@@ -52,6 +58,8 @@ impl Auth {
             // A peer holding the lock may be in a refresh and its one retry.
             lock_wait: timeout * 2 + Duration::from_secs(5),
             warned_unsaved: false,
+            spent: Vec::new(),
+            saw_token_in_file: false,
         }
     }
 
@@ -72,6 +80,9 @@ impl Auth {
     }
 
     fn refresh(&mut self, http: &Http) -> Result<Secret, ApiError> {
+        // From the POST that spends the old token until the new one is on disk, a
+        // SIGTERM waits: exiting in between would lose the only live token.
+        let _critical = signals::critical_section();
         let config = self.config.clone();
         let wait = self.lock_wait;
         match config.with_lock(wait, || self.refresh_locked(http)) {
@@ -86,34 +97,50 @@ impl Auth {
     }
 
     fn refresh_locked(&mut self, http: &Http) -> Result<Secret, ApiError> {
-        self.adopt_stored_token();
+        if let Stored::SignedOut = self.adopt_stored_token() {
+            return Err(ApiError::SignedOut {
+                config: self.config.path.clone(),
+            });
+        }
         let sent = self.refresh_token.clone();
-        let tokens = match okta::refresh(http, &self.endpoints, &self.client_id, &sent) {
+        let tokens = match self.send_refresh(http, &sent) {
             Ok(t) => t,
             // Sent, unanswered: the token may be spent. Retry at once, inside Okta's
             // rotation grace period, with the same token.
-            Err(RefreshFailure::NoAnswer(_)) | Err(RefreshFailure::NotSent(_)) => {
-                log::warn("Okta did not answer the token refresh; retrying once");
-                okta::refresh(http, &self.endpoints, &self.client_id, &sent)
+            Err(RefreshFailure::NoAnswer(_)) => {
+                log::warn("Okta did not answer the token refresh; retrying once with the same token");
+                self.send_refresh(http, &sent)
+                    .map_err(|f| ApiError::Okta(f.into_error()))?
+            }
+            Err(RefreshFailure::NotSent(_)) => {
+                log::warn("could not connect to Okta for the token refresh; retrying once");
+                self.send_refresh(http, &sent)
                     .map_err(|f| ApiError::Okta(f.into_error()))?
             }
             Err(RefreshFailure::Rejected(OktaError::SignInAgain { detail })) => {
                 // A writer that does not lock (another tool) may have stored a newer one.
-                if self.adopt_stored_token() {
-                    okta::refresh(
-                        http,
-                        &self.endpoints,
-                        &self.client_id,
-                        &self.refresh_token.clone(),
-                    )
-                    .map_err(|f| ApiError::Okta(f.into_error()))?
-                } else {
-                    return Err(ApiError::Okta(OktaError::SignInAgain { detail }));
+                match self.adopt_stored_token() {
+                    Stored::Adopted => {
+                        let newer = self.refresh_token.clone();
+                        self.send_refresh(http, &newer)
+                            .map_err(|f| ApiError::Okta(f.into_error()))?
+                    }
+                    _ => return Err(ApiError::Okta(OktaError::SignInAgain { detail })),
                 }
             }
             Err(RefreshFailure::Rejected(e)) => return Err(ApiError::Okta(e)),
         };
         Ok(self.accept(tokens))
+    }
+
+    fn send_refresh(&mut self, http: &Http, token: &Secret) -> Result<Tokens, RefreshFailure> {
+        if !self.spent.contains(token) {
+            if self.spent.len() >= MAX_SPENT {
+                self.spent.remove(0);
+            }
+            self.spent.push(token.clone());
+        }
+        okta::refresh(http, &self.endpoints, &self.client_id, token)
     }
 
     fn accept(&mut self, tokens: Tokens) -> Secret {
@@ -134,29 +161,60 @@ impl Auth {
         tokens.access_token
     }
 
-    /// Use the token in the config file if it differs from ours: another process
-    /// rotated it. True if we adopted one.
-    fn adopt_stored_token(&mut self) -> bool {
-        let stored = match self.config.read() {
-            Ok(Some(doc)) => config_file::stanza_var(&doc, &self.server_name, OKTA_REFRESH_TOKEN),
-            _ => None,
+    /// What our entry in the config holds, and whether the file is shared with us at
+    /// all: an entry for another issuer or client is someone else's.
+    fn read_entry(&self) -> Entry {
+        let doc = match self.config.read() {
+            Ok(Some(doc)) => doc,
+            Ok(None) => return Entry::NotShared(format!("{} does not exist", self.config.path.display())),
+            Err(e) => return Entry::NotShared(e.to_string()),
         };
-        match stored {
-            Some(t) if t != self.refresh_token.expose() => {
+        if !doc
+            .get("mcpServers")
+            .and_then(|s| s.get(&self.server_name))
+            .is_some_and(Value::is_object)
+        {
+            return Entry::NotShared(format!("it has no `{}` entry under mcpServers", self.server_name));
+        }
+        let var = |k: &str| config_file::stanza_var(&doc, &self.server_name, k);
+        let same_issuer = var(OKTA_ISSUER).is_none_or(|i| okta::endpoints(&i) == self.endpoints);
+        let same_client = var(OKTA_CLIENT_ID).is_none_or(|c| c == self.client_id);
+        if !(same_issuer && same_client) {
+            return Entry::NotShared(format!(
+                "its `{}` entry is for another Okta issuer or client than the one in use",
+                self.server_name
+            ));
+        }
+        let token = var(OKTA_REFRESH_TOKEN);
+        Entry::Ours(doc, token)
+    }
+
+    /// Adopt the token in the config file if another process stored a newer one:
+    /// one that differs from ours and that we have not already spent ourselves (the
+    /// file can lag behind us if saving our rotation failed).
+    fn adopt_stored_token(&mut self) -> Stored {
+        match self.read_entry() {
+            Entry::Ours(_, Some(t)) => {
+                self.saw_token_in_file = true;
+                if t == self.refresh_token.expose() || self.spent.iter().any(|s| s.expose() == t) {
+                    return Stored::Kept;
+                }
                 log::debug("adopting the refresh token another process stored");
                 self.refresh_token = Secret::new(t);
-                true
+                Stored::Adopted
             }
-            _ => false,
+            // The token we read from the entry is gone: `loopops-mcp logout` ran.
+            Entry::Ours(_, None) if self.saw_token_in_file => Stored::SignedOut,
+            _ => Stored::Kept,
         }
     }
 
     /// Store the rotated token. Re-read right before writing so that edits made by
     /// other programs since our read are kept.
     fn persist(&mut self) {
-        let result = match self.config.read() {
-            Ok(Some(mut doc)) if stanza_exists(&doc, &self.server_name) => {
-                let stanza = config_file::stanza_mut(&mut doc, &self.server_name).expect("stanza exists");
+        let result = match self.read_entry() {
+            Entry::Ours(mut doc, _) => {
+                let stanza = config_file::stanza_mut(&mut doc, &self.server_name).expect("the entry exists");
                 let env = stanza
                     .entry("env")
                     .or_insert_with(|| Value::Object(Default::default()));
@@ -166,13 +224,13 @@ impl Auth {
                             OKTA_REFRESH_TOKEN.into(),
                             Value::String(self.refresh_token.expose().to_string()),
                         );
+                        self.saw_token_in_file = true;
                         self.config.write(&doc).map_err(|e| e.to_string())
                     }
                     None => Err("its `env` is not an object".to_string()),
                 }
             }
-            Ok(_) => Err(format!("it has no `{}` entry under mcpServers", self.server_name)),
-            Err(e) => Err(e.to_string()),
+            Entry::NotShared(why) => Err(why),
         };
         if let Err(why) = result
             && !self.warned_unsaved
@@ -186,8 +244,20 @@ impl Auth {
     }
 }
 
-fn stanza_exists(doc: &Value, name: &str) -> bool {
-    doc.get("mcpServers")
-        .and_then(|s| s.get(name))
-        .is_some_and(Value::is_object)
+/// Our entry in the config file, read under the lock.
+enum Entry {
+    /// The parsed file and our entry's refresh token, if it has one.
+    Ours(Value, Option<String>),
+    /// The file does not share a token with us, and why.
+    NotShared(String),
 }
+
+/// What `adopt_stored_token` found.
+enum Stored {
+    Adopted,
+    Kept,
+    SignedOut,
+}
+
+/// Tokens this process has presented to Okta, never to be adopted back from the file.
+const MAX_SPENT: usize = 64;

@@ -130,6 +130,9 @@ pub fn run(args: Vec<String>) -> i32 {
         return serve(ServeArgs::default());
     };
     let rest: Vec<String> = args.collect();
+    // `serve` installs its own handler (exit 0); the others exit 128 + signal, but
+    // never in the middle of saving a rotated token.
+    signals::install(false);
     let result = match command.as_str() {
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -356,7 +359,7 @@ fn options(read_only: bool, name: Option<String>, config: Option<PathBuf>) -> Op
 }
 
 fn serve(args: ServeArgs) -> i32 {
-    signals::exit_zero_on_sigterm();
+    signals::install(true);
     let mut server = Server::new(options(args.read_only, args.name, args.config));
     let stdin = io::stdin().lock();
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);

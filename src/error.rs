@@ -11,6 +11,10 @@ use crate::secret;
 
 #[derive(Debug)]
 pub enum ApiError {
+    /// The user ran `loopops-mcp logout` while this process was running.
+    SignedOut {
+        config: PathBuf,
+    },
     /// API mode is off: these variables are unset.
     NotSignedIn {
         missing: Vec<&'static str>,
@@ -116,6 +120,10 @@ impl ApiError {
                 "Loop Operations is not signed in: {} {} not set (in the environment or the `env` of the `loop-operations` entry in {}). To sign in, {SIGN_IN}. `loopops-mcp status` shows what is configured.",
                 missing.join(", "),
                 if missing.len() == 1 { "is" } else { "are" },
+                config.display()
+            ),
+            ApiError::SignedOut { config } => format!(
+                "Signed out: the saved sign-in was removed from {} (`loopops-mcp logout`). To sign in again, {SIGN_IN}.",
                 config.display()
             ),
             ApiError::Timeout { ms, maybe_applied } => {

@@ -581,3 +581,118 @@ fn debug_log_shows_requests_and_timings_without_tokens() {
     );
     // `finish` already checked that no token the fake issued appears anywhere.
 }
+
+/// If saving a rotation fails, the file keeps the token we already spent; adopting
+/// it back would present a rotated token to Okta (reuse detection: everyone signed
+/// out). We keep our newer one instead.
+#[test]
+fn a_failed_save_never_leads_to_reusing_the_spent_token() {
+    let (fake, cfg) = setup("save-fails");
+    // The temp file name has the server's pid: block it with a directory.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        r#"mkdir -p "$DIR/.mcp.json.tmp.$$/keep" && exec "$BIN" serve"#,
+    ])
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("DIR", &cfg.dir)
+    .env("BIN", support::BIN)
+    .env("LOOP_MCP_CONFIG", &cfg.path);
+    let mut s = support::Session::spawn(cmd);
+    assert!(!is_error(&s.call("whoami", json!({}))));
+    fake.expire_access_tokens();
+    let r = s.call("whoami", json!({}));
+    assert!(!is_error(&r), "{r}");
+    let out = finish(s, &fake);
+    assert_eq!(fake.reuse_detections(), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be saved"));
+}
+
+#[test]
+fn logout_while_serving_signs_the_server_out_and_is_not_undone() {
+    let (fake, cfg) = setup("logout-live");
+    let mut s = session(&cfg, &[]);
+    assert!(!is_error(&s.call("whoami", json!({}))));
+    let out = support::run(
+        &["logout"],
+        &[("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())],
+        b"",
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    fake.expire_access_tokens();
+    let r = s.call("whoami", json!({}));
+    assert!(is_error(&r));
+    assert!(
+        text(&r).starts_with("Signed out: the saved sign-in was removed"),
+        "{}",
+        text(&r)
+    );
+    finish(s, &fake);
+    let doc = cfg.read();
+    assert!(
+        doc["mcpServers"]["loop-operations"]["env"]
+            .get("OKTA_REFRESH_TOKEN")
+            .is_none()
+    );
+}
+
+#[test]
+fn an_entry_for_another_issuer_is_neither_adopted_nor_overwritten() {
+    let fake = Fake::start();
+    let ours = fake.new_refresh_token();
+    let theirs = fake.new_refresh_token();
+    // The file's entry is for the org authorization server; the environment uses the
+    // custom one with its own token.
+    let cfg = Config::new("other-issuer", &fake, &fake.org_issuer(), &theirs);
+    let api = fake.api_url();
+    let issuer = fake.custom_issuer();
+    let mut s = session(
+        &cfg,
+        &[
+            ("API_URL", api.as_str()),
+            ("OKTA_ISSUER", issuer.as_str()),
+            ("OKTA_REFRESH_TOKEN", ours.as_str()),
+        ],
+    );
+    let r = s.call("whoami", json!({}));
+    assert!(!is_error(&r), "{r}");
+    let out = finish(s, &fake);
+    assert_eq!(cfg.stored_token(), theirs, "the other entry is untouched");
+    let sent: Vec<_> = fake
+        .log()
+        .into_iter()
+        .filter_map(|r| r.form_param("refresh_token"))
+        .collect();
+    assert_eq!(sent, vec![ours]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another Okta issuer or client"));
+}
+
+#[test]
+fn sigterm_during_a_refresh_waits_until_the_new_token_is_saved() {
+    let (fake, cfg) = setup("sigterm-refresh");
+    fake.push_fault(Route::Token, Fault::Delay(Duration::from_millis(800)));
+    let mut s = session(&cfg, &[]);
+    s.send("tools/call", json!({"name": "whoami", "arguments": {}}));
+    let start = std::time::Instant::now();
+    while fake.requests(Route::Token) == 0 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = s.wait_exit();
+    assert_eq!(out.status.code(), Some(0));
+    // Let the fake finish the (delayed) refresh whatever the server did.
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        cfg.stored_token(),
+        fake.current_refresh_token().unwrap(),
+        "the rotated token reached the disk"
+    );
+    assert_no_secrets(&out, &fake.issued_secrets());
+}

@@ -132,7 +132,12 @@ pub struct Session {
 
 impl Session {
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Session {
-        let mut child = command(args, env)
+        Session::spawn(command(args, env))
+    }
+
+    /// Drive a process started by `cmd` (which should end up running the binary).
+    pub fn spawn(mut cmd: Command) -> Session {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -171,15 +176,39 @@ impl Session {
         }
     }
 
-    /// Send a request and wait (bounded) for its answer; notifications seen on the
-    /// way are kept in `stdout_seen`.
-    pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Send a request without waiting for its answer; returns its id.
+    pub fn send(&mut self, method: &str, params: serde_json::Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let msg = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let stdin = self.stdin.as_mut().unwrap();
         writeln!(stdin, "{msg}").unwrap();
         stdin.flush().unwrap();
+        id
+    }
+
+    /// Wait for the process to exit on its own (bounded) and return what it printed.
+    pub fn wait_exit(mut self) -> Output {
+        let mut child = self.child.take().unwrap();
+        let out = wait_with_limit_keep_pipes(&mut child, Duration::from_secs(30));
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.stdout_seen.push(line);
+        }
+        Output {
+            status: out,
+            stdout: self.stdout_text().into_bytes(),
+            stderr: self.stderr_text().into_bytes(),
+        }
+    }
+
+    /// Send a request and wait (bounded) for its answer; notifications seen on the
+    /// way are kept in `stdout_seen`.
+    pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.send(method, params);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -247,6 +276,20 @@ impl Drop for Session {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+fn wait_with_limit_keep_pipes(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
