@@ -192,7 +192,25 @@ impl ApiError {
 }
 
 impl OktaError {
+    /// The full message, scrubbed of secrets (Okta's own answer can be quoted in it).
     pub fn render(&self) -> String {
+        secret::scrub(&self.render_raw())
+    }
+
+    /// What went wrong, without advice: for callers that word their own.
+    pub fn cause(&self) -> String {
+        let text = match self {
+            OktaError::SignInAgain { detail } => detail.clone(),
+            OktaError::ClientConfig { error, detail } => format!("{error}: {detail}"),
+            OktaError::Transient { detail, .. } => detail.clone(),
+            OktaError::Timeout { ms } => format!("no answer within {ms} ms"),
+            OktaError::Network { cause } | OktaError::Tls { cause } => cause.clone(),
+            OktaError::BadAnswer { status, detail } => format!("HTTP {status}: {detail}"),
+        };
+        secret::scrub(&text)
+    }
+
+    fn render_raw(&self) -> String {
         match self {
             OktaError::SignInAgain { detail } => format!(
                 "Signed out: Okta no longer accepts the saved sign-in ({}). To sign in again, {SIGN_IN}.",

@@ -246,12 +246,9 @@ fn classify(e: ureq::Error) -> Failure {
 fn classify_io(io: io::Error) -> Failure {
     use io::ErrorKind as K;
     match io.kind() {
-        K::ConnectionRefused
-        | K::AddrNotAvailable
-        | K::NetworkUnreachable
-        | K::HostUnreachable
-        | K::NetworkDown
-        | K::AddrInUse => Failure::NotSent(io.to_string()),
+        // Only errors that can happen solely while connecting prove that nothing was
+        // sent; an unreachable host can also be reported mid-exchange.
+        K::ConnectionRefused | K::AddrNotAvailable | K::AddrInUse => Failure::NotSent(io.to_string()),
         K::TimedOut | K::WouldBlock => Failure::Timeout,
         _ => {
             // ureq reports DNS and rustls failures as Io errors of kind Other/NotFound;

@@ -1,6 +1,7 @@
 //! Which proxy a request goes through, the way curl and Node users expect:
-//! `HTTPS_PROXY`/`https_proxy` for https URLs, `HTTP_PROXY`/`http_proxy` for http,
-//! `ALL_PROXY`/`all_proxy` for either; `NO_PROXY`/`no_proxy` lists hosts that go
+//! `HTTPS_PROXY`/`https_proxy`, else `ALL_PROXY`/`all_proxy`. Plain `http://` URLs
+//! are allowed only to this machine (a token must not travel in clear), so they are
+//! never proxied and `HTTP_PROXY` plays no part. `NO_PROXY`/`no_proxy` lists hosts that go
 //! direct: comma-separated, spaces trimmed, `*` for all, exact hosts or domain
 //! suffixes (`example.com` and `.example.com` both match `api.example.com`), an
 //! optional `:port`, and IPv4 CIDR blocks (`10.0.0.0/8`).
@@ -25,7 +26,6 @@ pub fn proxy_for(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Stri
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => get(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
-        "http" => get(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]),
         _ => None,
     }
 }
@@ -104,14 +104,19 @@ mod tests {
 
     #[test]
     fn scheme_specific_then_all_proxy() {
-        let vars = [("HTTPS_PROXY", "http://p:3128"), ("http_proxy", "http://q:8080")];
+        let vars = [
+            ("HTTPS_PROXY", "http://p:3128"),
+            ("http_proxy", "http://q:8080"),
+            ("ALL_PROXY", "http://r:1"),
+        ];
         assert_eq!(
             pick("https://api.example.com/x", &vars).as_deref(),
             Some("http://p:3128")
         );
         assert_eq!(
-            pick("http://api.example.com/x", &vars).as_deref(),
-            Some("http://q:8080")
+            pick("http://127.0.0.1:8080/x", &vars),
+            None,
+            "cleartext is never proxied"
         );
         assert_eq!(
             pick("https://a.b/x", &[("https_proxy", " http://low:1 ")]).as_deref(),

@@ -12,8 +12,16 @@ use crate::pattern::Pattern;
 pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     check(schema, value, "", &mut errors);
+    // A huge bad argument must not make a huge answer.
+    if errors.len() > MAX_ERRORS {
+        let more = errors.len() - MAX_ERRORS;
+        errors.truncate(MAX_ERRORS);
+        errors.push(format!("and {more} more"));
+    }
     errors
 }
+
+const MAX_ERRORS: usize = 10;
 
 fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     let Some(schema) = schema.as_object() else {
@@ -94,6 +102,7 @@ fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, errors:
             name(path),
             bounds(min, max, "items")
         ));
+        return;
     }
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
@@ -143,6 +152,14 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
 
 fn check_number(schema: &Map<String, Value>, value: &Value, path: &str, errors: &mut Vec<String>) {
     let x = value.as_f64().unwrap_or(f64::NAN);
+    if !x.is_finite() {
+        errors.push(format!(
+            "{} must be a finite number, got {}",
+            name(path),
+            show(value)
+        ));
+        return;
+    }
     let min = schema.get("minimum").and_then(Value::as_f64);
     let max = schema.get("maximum").and_then(Value::as_f64);
     if min.is_some_and(|m| x < m) || max.is_some_and(|m| x > m) {
@@ -423,6 +440,20 @@ mod tests {
             errs(json!([1])),
             vec!["the arguments must be an object, got an array"]
         );
+    }
+
+    #[test]
+    fn huge_or_infinite_input_gets_a_short_answer() {
+        let many: Vec<Value> = (0..100_000).map(|_| json!("zzz")).collect();
+        let e = errs(json!({"dealId": "d", "stages": many}));
+        assert_eq!(e, vec!["`stages` must have at most 2 items, got 100000"]);
+        let s =
+            json!({"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "integer"}}}});
+        let e = validate(&s, &json!({"xs": vec!["a"; 50]}));
+        assert_eq!(e.len(), 11);
+        assert_eq!(e[10], "and 40 more");
+        let big: Value = serde_json::from_str(r#"{"dealId": "d", "minAmount": -1e400}"#).unwrap();
+        assert_eq!(errs(big).len(), 1);
     }
 
     #[test]

@@ -251,7 +251,8 @@ impl Server {
         let result = self.run_tool(tool, &args, progress, out);
         Ok(match result {
             Ok(value) if value.is_object() => {
-                tools::success(value, version.has_titles_and_structured_output())
+                let pageable = tool.input["properties"].get("cursor").is_some();
+                tools::success(value, version.has_titles_and_structured_output(), pageable)
             }
             Ok(other) => tools::failure(format!(
                 "The Loop API answered {} with {}, not an object; this server cannot use it. Report this to the Loop Operations team.",

@@ -45,17 +45,18 @@ impl Settings {
         config: ConfigFile,
     ) -> Result<Settings, ConfigError> {
         let from_env = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let keys = [
-            API_URL,
-            OKTA_ISSUER,
-            OKTA_CLIENT_ID,
-            OKTA_REFRESH_TOKEN,
-            API_TIMEOUT_MS,
-        ];
-        let doc: Option<Value> = if keys.iter().all(|k| from_env(k).is_some()) {
+        let required = [API_URL, OKTA_ISSUER, OKTA_CLIENT_ID, OKTA_REFRESH_TOKEN];
+        let env_complete = required.iter().all(|k| from_env(k).is_some());
+        let doc: Option<Value> = if env_complete && from_env(API_TIMEOUT_MS).is_some() {
             None
         } else {
-            config.read()?
+            match config.read() {
+                Ok(doc) => doc,
+                // Fully configured by the environment: a broken file only costs the
+                // optional API_TIMEOUT_MS it might have held.
+                Err(_) if env_complete => None,
+                Err(e) => return Err(e),
+            }
         };
         let get = |k: &str| {
             from_env(k).or_else(|| {
@@ -126,6 +127,26 @@ mod tests {
         );
         assert_eq!(s.missing(), vec![OKTA_CLIENT_ID]);
         assert_eq!(s.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
+    }
+
+    #[test]
+    fn a_broken_file_does_not_matter_when_the_environment_is_complete() {
+        let dir = std::env::temp_dir().join(format!("loopops-settings-broken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mcp.json");
+        std::fs::write(&path, "{ // a comment\n }").unwrap();
+        let env: HashMap<&str, &str> = [
+            ("API_URL", "https://a/api"),
+            ("OKTA_ISSUER", "https://o"),
+            ("OKTA_CLIENT_ID", "c"),
+            ("OKTA_REFRESH_TOKEN", "rt-000000000"),
+        ]
+        .into();
+        let get = |k: &str| env.get(k).map(|v| v.to_string());
+        let s = Settings::load_with("loop-operations", &get, ConfigFile::new(&path)).unwrap();
+        assert!(s.missing().is_empty());
+        let partial = |k: &str| if k == "API_URL" { None } else { get(k) };
+        assert!(Settings::load_with("loop-operations", &partial, ConfigFile::new(&path)).is_err());
     }
 
     #[test]

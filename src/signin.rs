@@ -95,8 +95,12 @@ pub fn login(args: LoginArgs) -> Outcome {
     if args.name != config_file::DEFAULT_SERVER_NAME {
         serve_args.extend([json!("--name"), json!(args.name)]);
     }
-    if let Some(given) = &args.config {
-        serve_args.extend([json!("--config"), json!(given.display().to_string())]);
+    // The client spawns `serve` without our environment: name the file unless it is
+    // the default, so the server saves rotations where `login` put the token.
+    let default_path = dirs::home_dir().map(|h| h.join(".mcp.json"));
+    if Some(&config.path) != default_path.as_ref() {
+        let absolute = std::path::absolute(&config.path).unwrap_or_else(|_| config.path.clone());
+        serve_args.extend([json!("--config"), json!(absolute.display().to_string())]);
     }
     let vars = [
         (API_URL, api_url.as_str()),
@@ -139,7 +143,7 @@ pub fn login(args: LoginArgs) -> Outcome {
             Err(e) => println!("Signed in. (Checking the API failed: {e})"),
         }
         println!(
-            "Saved to the `{}` entry of {}. Restart Claude Desktop (or run `/mcp` in Claude Code) to use it.",
+            "Saved to the `{}` entry of {}. Restart the MCP client that reads this file to use it (see README: Claude Desktop reads its own claude_desktop_config.json; give that path with --config).",
             args.name,
             config.path.display()
         );
@@ -264,7 +268,7 @@ pub fn logout(args: LogoutArgs) -> Outcome {
         doc.as_ref()
             .and_then(|d| config_file::stanza_var(d, &args.name, k))
     };
-    let Some(token) = var(OKTA_REFRESH_TOKEN).map(Secret::new) else {
+    let not_signed_in = || {
         report(
             args.json,
             json!({"signedOut": true, "revoked": false, "wasSignedIn": false}),
@@ -274,12 +278,20 @@ pub fn logout(args: LogoutArgs) -> Outcome {
                 config.path.display()
             ),
         );
-        return Outcome::Done;
+        Outcome::Done
     };
-    // Remove it locally first: that must happen whatever the network does.
+    if var(OKTA_REFRESH_TOKEN).is_none() {
+        return not_signed_in();
+    }
+    // Take the token out under the lock, so that the one revoked is the one stored at
+    // that moment (a running server may have just rotated it). Removing it locally
+    // must happen whatever the network does.
+    let mut taken: Option<Secret> = None;
     if let Err(e) = update_entry(&config, &args.name, |stanza| {
         if let Some(env) = stanza.get_mut("env").and_then(Value::as_object_mut) {
-            env.shift_remove(OKTA_REFRESH_TOKEN);
+            taken = env
+                .shift_remove(OKTA_REFRESH_TOKEN)
+                .and_then(|v| v.as_str().map(Secret::new));
         }
     }) {
         return Outcome::Failed(format!(
@@ -287,10 +299,13 @@ pub fn logout(args: LogoutArgs) -> Outcome {
             config.path.display()
         ));
     }
+    let Some(token) = taken else {
+        return not_signed_in();
+    };
     let revoked = match (var(OKTA_ISSUER), var(OKTA_CLIENT_ID)) {
         (Some(issuer), Some(client_id)) => {
             let http = Http::new(Duration::from_secs(10));
-            okta::revoke(&http, &okta::endpoints(&issuer), &client_id, &token).map_err(|e| e.render())
+            okta::revoke(&http, &okta::endpoints(&issuer), &client_id, &token).map_err(|e| e.cause())
         }
         _ => Err("OKTA_ISSUER or OKTA_CLIENT_ID is not in the entry".into()),
     };

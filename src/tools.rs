@@ -83,8 +83,9 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
 }
 
 /// A successful `tools/call` result. `structured` adds `structuredContent`.
-pub fn success(value: Value, structured: bool) -> Value {
-    let (value, note) = fit(value, MAX_RESULT_TEXT);
+/// `pageable`: the tool takes `limit` and `cursor`.
+pub fn success(value: Value, structured: bool, pageable: bool) -> Value {
+    let (value, note) = fit(value, MAX_RESULT_TEXT, pageable);
     let text_block = |text: String| {
         let mut m = Map::new();
         m.insert("type".into(), Value::String("text".into()));
@@ -117,7 +118,7 @@ pub fn api_failure(tool: &Tool, err: &ApiError) -> Value {
 
 /// Keep a result's JSON under `max` bytes by dropping items from its largest list,
 /// so that the model's context is not flooded. Says what was left out.
-fn fit(mut value: Value, max: usize) -> (Value, Option<String>) {
+fn fit(mut value: Value, max: usize, pageable: bool) -> (Value, Option<String>) {
     let size = value.to_string().len();
     if size <= max {
         return (value, None);
@@ -140,12 +141,21 @@ fn fit(mut value: Value, max: usize) -> (Value, Option<String>) {
         }
     }
     value[&key] = Value::Array(all[..lo].to_vec());
-    let note = format!(
-        "Showing the first {lo} of {total} `{key}` ({} left out to keep this answer under {} kB). To see the rest, call again with a smaller `limit` (for example {}) and page with `cursor`, or narrow the search.",
+    let left_out = format!(
+        "Showing the first {lo} of {total} `{key}` ({} left out to keep this answer under {} kB).",
         total - lo,
-        max / 1000,
-        lo.max(1)
+        max / 1000
     );
+    let note = if pageable && value.get("nextCursor").is_some() {
+        // The API's cursor points past the items left out: following it would skip them.
+        value["nextCursor"] = Value::Null;
+        format!(
+            "{left_out} To see them, call again with the same arguments and a smaller `limit` (for example {}), then page with the `nextCursor` of that answer.",
+            lo.max(1)
+        )
+    } else {
+        format!("{left_out} Ask for something narrower to see the rest.")
+    };
     (value, Some(note))
 }
 
@@ -165,11 +175,15 @@ mod tests {
 
     #[test]
     fn small_results_are_untouched() {
-        let r = success(json!({"items": [1, 2], "nextCursor": null}), true);
+        let r = success(json!({"items": [1, 2], "nextCursor": null}), true, true);
         assert_eq!(r["content"].as_array().unwrap().len(), 1);
         assert_eq!(r["structuredContent"]["items"], json!([1, 2]));
         assert_eq!(r["content"][0]["text"], r#"{"items":[1,2],"nextCursor":null}"#);
-        assert!(success(json!({"a": 1}), false).get("structuredContent").is_none());
+        assert!(
+            success(json!({"a": 1}), false, false)
+                .get("structuredContent")
+                .is_none()
+        );
     }
 
     #[test]
@@ -177,7 +191,11 @@ mod tests {
         let items: Vec<Value> = (0..5000)
             .map(|i| json!({"id": format!("deal_{i}"), "name": "x".repeat(150)}))
             .collect();
-        let r = success(json!({"items": items, "nextCursor": "c", "total": 5000}), true);
+        let r = success(
+            json!({"items": items, "nextCursor": "c", "total": 5000}),
+            true,
+            true,
+        );
         let text = r["content"][0]["text"].as_str().unwrap();
         assert!(text.len() <= MAX_RESULT_TEXT, "{}", text.len());
         let kept = r["structuredContent"]["items"].as_array().unwrap().len();

@@ -443,6 +443,12 @@ fn large_results_are_cut_with_a_note() {
         note.starts_with(&format!("Showing the first {kept} of 3000 `items`")),
         "{note}"
     );
+    assert!(note.contains("smaller `limit`"), "{note}");
+    assert_eq!(
+        r["structuredContent"]["nextCursor"],
+        Value::Null,
+        "the API's cursor would skip the cut items"
+    );
     finish(s, &fake);
 }
 

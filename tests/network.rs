@@ -256,61 +256,79 @@ fn https_proxy_tunnels_okta_and_the_api() {
 }
 
 #[test]
-fn lower_case_http_proxy_and_no_proxy_with_spaces() {
-    let (_fake, cfg) = support::setup("no-proxy");
+fn lower_case_https_proxy_and_no_proxy_with_spaces() {
+    let fake = Fake::start();
+    let front = TlsFront::start(fake.base().rsplit(':').next().unwrap().parse().unwrap());
+    let cfg = https_config("no-proxy", &fake, &front);
+    let proxy = ConnectProxy::start(false);
+    let (purl, ca) = (proxy.url(), ca_path());
+    let cases: [(&[(&str, &str)], usize); 3] = [
+        (&[("https_proxy", purl.as_str())], 1),
+        // Trimmed entries, exact match: direct.
+        (
+            &[
+                ("HTTPS_PROXY", purl.as_str()),
+                ("NO_PROXY", " corp.example , 127.0.0.1 "),
+            ],
+            1,
+        ),
+        (&[("HTTPS_PROXY", purl.as_str()), ("no_proxy", "*")], 1),
+    ];
+    for (env, tunnels) in cases {
+        let mut env = env.to_vec();
+        env.push(("SSL_CERT_FILE", ca.as_str()));
+        let mut s = session(&cfg, &env);
+        assert!(!is_error(&s.call("whoami", json!({}))), "{env:?}");
+        s.finish();
+        assert_eq!(proxy.tunnels().len(), tunnels, "{env:?}");
+    }
+}
+
+#[test]
+fn cleartext_to_this_machine_is_never_proxied() {
+    let (fake, cfg) = support::setup("cleartext-proxy");
     let proxy = ConnectProxy::start(false);
     let purl = proxy.url();
-    // Through the proxy (http:// URLs use http_proxy).
-    let mut s = session(&cfg, &[("http_proxy", purl.as_str())]);
+    let env = [
+        ("HTTP_PROXY", purl.as_str()),
+        ("HTTPS_PROXY", purl.as_str()),
+        ("ALL_PROXY", purl.as_str()),
+    ];
+    let mut s = session(&cfg, &env);
     assert!(!is_error(&s.call("whoami", json!({}))));
-    s.finish();
-    assert_eq!(proxy.tunnels().len(), 1);
-    // NO_PROXY sends it direct: trimmed entries, exact match.
-    let mut s = session(
-        &cfg,
-        &[
-            ("HTTP_PROXY", purl.as_str()),
-            ("NO_PROXY", " corp.example , 127.0.0.1 "),
-        ],
+    let out = s.finish();
+    assert_no_secrets(&out, &fake.issued_secrets());
+    assert!(
+        proxy.tunnels().is_empty(),
+        "a token in clear went to a proxy: {:?}",
+        proxy.tunnels()
     );
-    assert!(!is_error(&s.call("whoami", json!({}))));
-    s.finish();
-    assert_eq!(proxy.tunnels().len(), 1, "no new tunnel");
-    // `*` too.
-    let mut s = session(&cfg, &[("HTTP_PROXY", purl.as_str()), ("no_proxy", "*")]);
-    assert!(!is_error(&s.call("whoami", json!({}))));
-    s.finish();
-    assert_eq!(proxy.tunnels().len(), 1);
 }
 
 #[test]
 fn a_refusing_or_absent_proxy_says_what_to_check() {
-    let (_fake, cfg) = support::setup("proxy-refused");
+    let fake = Fake::start();
+    let front = TlsFront::start(fake.base().rsplit(':').next().unwrap().parse().unwrap());
+    let cfg = https_config("proxy-refused", &fake, &front);
     let refusing = ConnectProxy::start(true);
-    let purl = refusing.url();
-    let mut s = session(&cfg, &[("HTTP_PROXY", purl.as_str())]);
-    let r = s.call("whoami", json!({}));
-    assert!(is_error(&r));
-    assert!(
-        text(&r).contains("the proxy refused the connection"),
-        "{}",
-        text(&r)
-    );
-    assert!(text(&r).contains("HTTPS_PROXY"), "{}", text(&r));
-    s.finish();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let absent = format!("http://127.0.0.1:{port}");
-    let mut s = session(&cfg, &[("HTTP_PROXY", absent.as_str())]);
-    let r = s.call("whoami", json!({}));
-    assert!(is_error(&r));
-    assert!(
-        text(&r).contains("through the proxy set in HTTPS_PROXY"),
-        "{}",
-        text(&r)
-    );
-    s.finish();
+    let absent = format!("http://127.0.0.1:{}", support::closed_port());
+    let ca = ca_path();
+    for (purl, says) in [
+        (refusing.url(), "the proxy refused the connection"),
+        (absent, "Connection refused"),
+    ] {
+        let mut s = session(
+            &cfg,
+            &[("HTTPS_PROXY", purl.as_str()), ("SSL_CERT_FILE", ca.as_str())],
+        );
+        let r = s.call("whoami", json!({}));
+        assert!(is_error(&r));
+        assert!(text(&r).contains(says), "{}", text(&r));
+        assert!(
+            text(&r).contains("through the proxy set in HTTPS_PROXY"),
+            "{}",
+            text(&r)
+        );
+        s.finish();
+    }
 }
