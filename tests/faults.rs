@@ -366,3 +366,50 @@ fn progress_notifications_explain_a_retry() {
     let pos = |pred: &dyn Fn(&serde_json::Value) -> bool| lines.iter().position(pred).unwrap();
     assert!(pos(&|l| l["method"] == "notifications/progress") < pos(&|l| l["id"] == 1));
 }
+
+/// A listener whose accept queue is full drops new SYNs: connecting hangs, like a
+/// firewall that silently drops packets. The request never left, so both kinds are
+/// retried once, and the error says so.
+#[test]
+fn a_connect_timeout_is_retried_for_queries_and_mutations() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    while held.len() < 1000 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(s) => held.push(s),
+            Err(_) => break,
+        }
+    }
+    assert!(held.len() < 1000, "the accept queue never filled");
+    let (fake, cfg) = support::setup("connect-timeout");
+    cfg.set_var("API_URL", &format!("http://{addr}/api/trpc"));
+    cfg.set_var("API_TIMEOUT_MS", "500");
+    let mut s = session(&cfg, &[("LOOP_MCP_LOG", "info")]);
+    for (tool, args) in [
+        ("get_deal", json!({"dealId": "deal_003"})),
+        (
+            "log_activity",
+            json!({"type": "note", "subject": "x", "dealId": "deal_003"}),
+        ),
+    ] {
+        let started = Instant::now();
+        let r = s.call(tool, args);
+        assert!(is_error(&r));
+        assert!(text(&r).contains("could not connect in time"), "{}", text(&r));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let out = s.finish();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("trying again").count(),
+        2,
+        "one retry per call: {stderr}"
+    );
+    assert_no_secrets(&out, &fake.issued_secrets());
+    drop(listener);
+}
