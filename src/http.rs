@@ -398,6 +398,37 @@ mod tests {
     }
 
     #[test]
+    fn io_errors_say_whether_the_request_left() {
+        use io::{Error, ErrorKind as K};
+        assert!(matches!(
+            classify_io(Error::from(K::ConnectionRefused)),
+            Failure::NotSent(_)
+        ));
+        let dns = Error::other("failed to lookup address information: Name or service not known");
+        assert!(matches!(classify_io(dns), Failure::NotSent(c) if c.starts_with("host not found (DNS)")));
+        assert!(matches!(
+            classify_io(Error::from(K::HostUnreachable)),
+            Failure::Lost(_)
+        ));
+        assert!(matches!(
+            classify_io(Error::from(K::ConnectionReset)),
+            Failure::Lost(_)
+        ));
+        assert!(matches!(classify_io(Error::from(K::TimedOut)), Failure::Timeout));
+        let tls = Error::other("invalid peer certificate: UnknownIssuer");
+        assert!(matches!(classify_io(tls), Failure::Tls(_)));
+        assert!(matches!(classify(ureq::Error::HostNotFound), Failure::NotSent(_)));
+        assert!(matches!(
+            classify(ureq::Error::Timeout(ureq::Timeout::Connect)),
+            Failure::NotSent(_)
+        ));
+        assert!(matches!(
+            classify(ureq::Error::Timeout(ureq::Timeout::RecvResponse)),
+            Failure::Timeout
+        ));
+    }
+
+    #[test]
     fn encoding() {
         assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(
