@@ -12,6 +12,8 @@
 //! predecessor's figure. Every wait is bounded: a watchdog kills a server process that
 //! outlives its phase, which turns any blocked read or write into an error.
 
+#[path = "../tests/support/config_doc.rs"]
+mod config_doc;
 #[path = "../tests/support/fake.rs"]
 mod fake;
 
@@ -274,34 +276,19 @@ impl Env {
     }
 
     /// An MCP config with our entry holding every setting, other programs' entries
-    /// around it (as `tests/support/mod.rs` `Config::new` writes it).
+    /// around it (the same document as the tests' `Config::new`).
     fn config(&self, tag: &str, fake: &Fake, refresh_token: &str) -> Res<PathBuf> {
         let dir = self.dir.join(format!("cfg-{tag}"));
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join("mcp.json");
-        let doc = json!({
-            "zeta": {"keep": [3, 2, 1], "big": 12345678901234567890123u128.to_string()},
-            "mcpServers": {
-                "github": {"command": "gh-mcp", "args": ["--stdio"], "env": {"GITHUB_TOKEN": "ghp_not_ours_0000"}},
-                "loop-operations": {
-                    "command": self.bin.display().to_string(),
-                    "args": ["serve"],
-                    "env": {
-                        "API_URL": fake.api_url(),
-                        "OKTA_ISSUER": fake.custom_issuer(),
-                        "OKTA_CLIENT_ID": Fake::CLIENT_ID,
-                        "OKTA_REFRESH_TOKEN": refresh_token,
-                        "API_TIMEOUT_MS": "5000"
-                    },
-                    "unknownField": {"x": null}
-                },
-                "zzz-last": {"command": "z"}
-            },
-            "alpha": 1.50
-        });
-        let text = serde_json::to_string_pretty(&doc)
-            .map_err(|e| e.to_string())?
-            .replace("\"alpha\": 1.5", "\"alpha\": 1.50");
+        let bin = self.bin.display().to_string();
+        let text = config_doc::sample_config(
+            &bin,
+            &fake.api_url(),
+            &fake.custom_issuer(),
+            Fake::CLIENT_ID,
+            refresh_token,
+        );
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(path)
     }

@@ -174,11 +174,7 @@ fn logout_revokes_and_removes_the_token() {
 fn logout_offline_still_removes_the_token_and_says_revocation_failed() {
     let fake = Fake::start();
     let rt = fake.new_refresh_token();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::closed_port();
     let cfg = Config::new(
         "logout-offline",
         &fake,
@@ -256,11 +252,7 @@ fn status_check_signs_in_or_names_the_failing_step() {
     );
     assert_no_secrets(&ok, &fake.issued_secrets());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::closed_port();
     cfg.set_var("API_URL", &format!("http://127.0.0.1:{port}/api/trpc"));
     let api = cli(&["status", "--check"], &env);
     assert_eq!(api.status.code(), Some(1));

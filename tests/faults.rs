@@ -291,12 +291,7 @@ fn fault_matrix() {
 #[test]
 fn connection_refused_is_retried_for_queries_and_mutations() {
     let (fake, cfg) = support::setup("refused");
-    // A port nobody listens on: bind, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::closed_port();
     cfg.set_var("API_URL", &format!("http://127.0.0.1:{port}/api/trpc"));
     let mut s = session(&cfg, &[("LOOP_MCP_LOG", "info")]);
     for (tool, args) in [

@@ -116,6 +116,7 @@ pub fn assert_no_secrets(out: &Output, secrets: &[String]) {
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
+pub mod config_doc;
 pub mod fake;
 pub mod random;
 
@@ -317,30 +318,8 @@ impl Config {
     pub fn new(tag: &str, fake: &fake::Fake, issuer: &str, refresh_token: &str) -> Config {
         let dir = temp_dir(tag);
         let path = dir.join("mcp.json");
-        let doc = serde_json::json!({
-            "zeta": {"keep": [3, 2, 1], "big": 12345678901234567890123u128.to_string()},
-            "mcpServers": {
-                "github": {"command": "gh-mcp", "args": ["--stdio"], "env": {"GITHUB_TOKEN": "ghp_not_ours_0000"}},
-                "loop-operations": {
-                    "command": BIN,
-                    "args": ["serve"],
-                    "env": {
-                        "API_URL": fake.api_url(),
-                        "OKTA_ISSUER": issuer,
-                        "OKTA_CLIENT_ID": fake::Fake::CLIENT_ID,
-                        "OKTA_REFRESH_TOKEN": refresh_token,
-                        "API_TIMEOUT_MS": "5000"
-                    },
-                    "unknownField": {"x": null}
-                },
-                "zzz-last": {"command": "z"}
-            },
-            "alpha": 1.50
-        });
-        // A number spelled the way people write it, to prove it survives our writes.
-        let text = serde_json::to_string_pretty(&doc)
-            .unwrap()
-            .replace("\"alpha\": 1.5", "\"alpha\": 1.50");
+        let text =
+            config_doc::sample_config(BIN, &fake.api_url(), issuer, fake::Fake::CLIENT_ID, refresh_token);
         std::fs::write(&path, text).unwrap();
         Config { dir, path }
     }
