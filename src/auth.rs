@@ -5,6 +5,8 @@
 //! rotated token; unlock. So processes sharing one config take turns and each uses
 //! the newest token: no reuse detection, no one signed out.
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -27,8 +29,9 @@ pub struct Auth {
     server_name: String,
     lock_wait: Duration,
     warned_unsaved: bool,
-    /// Refresh tokens we have sent to Okta (spent, or about to be).
-    spent: Vec<Secret>,
+    /// Digests of every refresh token we have sent to Okta (spent, or about to be):
+    /// never evicted, since the oldest is the one a stale file would hold.
+    spent: HashSet<u64>,
     /// Whether our entry in the file has held a token: if it then has none, the user
     /// signed out with `loopops-mcp logout` and we must not write one back.
     saw_token_in_file: bool,
@@ -58,7 +61,7 @@ impl Auth {
             // A peer holding the lock may be in a refresh and its one retry.
             lock_wait: timeout * 2 + Duration::from_secs(5),
             warned_unsaved: false,
-            spent: Vec::new(),
+            spent: HashSet::new(),
             saw_token_in_file: false,
         }
     }
@@ -80,9 +83,6 @@ impl Auth {
     }
 
     fn refresh(&mut self, http: &Http) -> Result<Secret, ApiError> {
-        // From the POST that spends the old token until the new one is on disk, a
-        // SIGTERM waits: exiting in between would lose the only live token.
-        let _critical = signals::critical_section();
         let config = self.config.clone();
         let wait = self.lock_wait;
         match config.with_lock(wait, || self.refresh_locked(http)) {
@@ -102,6 +102,9 @@ impl Auth {
                 config: self.config.path.clone(),
             });
         }
+        // From the POST that spends the old token until the new one is on disk, a
+        // signal waits: exiting in between would lose the only live token.
+        let _critical = signals::critical_section();
         let sent = self.refresh_token.clone();
         let tokens = match self.send_refresh(http, &sent) {
             Ok(t) => t,
@@ -134,12 +137,7 @@ impl Auth {
     }
 
     fn send_refresh(&mut self, http: &Http, token: &Secret) -> Result<Tokens, RefreshFailure> {
-        if !self.spent.contains(token) {
-            if self.spent.len() >= MAX_SPENT {
-                self.spent.remove(0);
-            }
-            self.spent.push(token.clone());
-        }
+        self.spent.insert(digest(token.expose()));
         okta::refresh(http, &self.endpoints, &self.client_id, token)
     }
 
@@ -185,7 +183,10 @@ impl Auth {
                 self.server_name
             ));
         }
-        let token = var(OKTA_REFRESH_TOKEN);
+        let token = match doc["mcpServers"][&self.server_name]["env"].get(OKTA_REFRESH_TOKEN) {
+            None | Some(Value::Null) => StoredToken::Absent,
+            Some(_) => var(OKTA_REFRESH_TOKEN).map_or(StoredToken::Blank, StoredToken::Present),
+        };
         Entry::Ours(doc, token)
     }
 
@@ -194,17 +195,19 @@ impl Auth {
     /// file can lag behind us if saving our rotation failed).
     fn adopt_stored_token(&mut self) -> Stored {
         match self.read_entry() {
-            Entry::Ours(_, Some(t)) => {
+            Entry::Ours(_, StoredToken::Present(t)) => {
                 self.saw_token_in_file = true;
-                if t == self.refresh_token.expose() || self.spent.iter().any(|s| s.expose() == t) {
+                if t == self.refresh_token.expose() || self.spent.contains(&digest(&t)) {
                     return Stored::Kept;
                 }
                 log::debug("adopting the refresh token another process stored");
                 self.refresh_token = Secret::new(t);
                 Stored::Adopted
             }
-            // The token we read from the entry is gone: `loopops-mcp logout` ran.
-            Entry::Ours(_, None) if self.saw_token_in_file => Stored::SignedOut,
+            // `loopops-mcp logout` blanks the token; an entry whose token we have seen
+            // and that now has none was signed out too.
+            Entry::Ours(_, StoredToken::Blank) => Stored::SignedOut,
+            Entry::Ours(_, StoredToken::Absent) if self.saw_token_in_file => Stored::SignedOut,
             _ => Stored::Kept,
         }
     }
@@ -224,8 +227,9 @@ impl Auth {
                             OKTA_REFRESH_TOKEN.into(),
                             Value::String(self.refresh_token.expose().to_string()),
                         );
-                        self.saw_token_in_file = true;
-                        self.config.write(&doc).map_err(|e| e.to_string())
+                        let written = self.config.write(&doc).map_err(|e| e.to_string());
+                        self.saw_token_in_file |= written.is_ok();
+                        written
                     }
                     None => Err("its `env` is not an object".to_string()),
                 }
@@ -246,10 +250,23 @@ impl Auth {
 
 /// Our entry in the config file, read under the lock.
 enum Entry {
-    /// The parsed file and our entry's refresh token, if it has one.
-    Ours(Value, Option<String>),
+    /// The parsed file and our entry's refresh token.
+    Ours(Value, StoredToken),
     /// The file does not share a token with us, and why.
     NotShared(String),
+}
+
+enum StoredToken {
+    Present(String),
+    /// The key is there with an empty value: signed out with `loopops-mcp logout`.
+    Blank,
+    Absent,
+}
+
+fn digest(token: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    token.hash(&mut h);
+    h.finish()
 }
 
 /// What `adopt_stored_token` found.
@@ -258,6 +275,3 @@ enum Stored {
     Kept,
     SignedOut,
 }
-
-/// Tokens this process has presented to Okta, never to be adopted back from the file.
-const MAX_SPENT: usize = 64;

@@ -277,6 +277,11 @@ pub fn check_url(url: &str) -> Result<(), Failure> {
         return Err(Failure::BadUrl(format!("{url} is not an http(s) URL")));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(Failure::BadUrl(format!(
+            "{url} has credentials before the host; they are not supported"
+        )));
+    }
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
@@ -394,6 +399,7 @@ mod tests {
         assert!(check_url("http://[::1]:9/x").is_ok());
         assert!(check_url("http://app.loopops.example/api").is_err());
         assert!(check_url("http://127.0.0.1.evil.example/api").is_err());
+        assert!(check_url("http://localhost:9@okta.invalid/x").is_err());
         assert!(check_url("ftp://x").is_err());
     }
 

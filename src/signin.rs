@@ -92,6 +92,14 @@ pub fn login(args: LoginArgs) -> Outcome {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "loopops-mcp".into());
     let mut serve_args = vec![json!("serve")];
+    // A read-only entry stays read-only when the user signs in again.
+    let was_read_only = existing
+        .as_ref()
+        .and_then(|d| d["mcpServers"][&args.name]["args"].as_array().cloned())
+        .is_some_and(|a| a.contains(&json!("--read-only")));
+    if was_read_only {
+        serve_args.push(json!("--read-only"));
+    }
     if args.name != config_file::DEFAULT_SERVER_NAME {
         serve_args.extend([json!("--name"), json!(args.name)]);
     }
@@ -283,15 +291,17 @@ pub fn logout(args: LogoutArgs) -> Outcome {
     if var(OKTA_REFRESH_TOKEN).is_none() {
         return not_signed_in();
     }
-    // Take the token out under the lock, so that the one revoked is the one stored at
+    // Blank the token under the lock, so that the one revoked is the one stored at
     // that moment (a running server may have just rotated it). Removing it locally
     // must happen whatever the network does.
     let mut taken: Option<Secret> = None;
     if let Err(e) = update_entry(&config, &args.name, |stanza| {
         if let Some(env) = stanza.get_mut("env").and_then(Value::as_object_mut) {
+            // Blanked rather than removed: a running server then knows the user
+            // signed out, and must not write its own token back.
             taken = env
-                .shift_remove(OKTA_REFRESH_TOKEN)
-                .and_then(|v| v.as_str().map(Secret::new));
+                .insert(OKTA_REFRESH_TOKEN.into(), Value::String(String::new()))
+                .and_then(|v| v.as_str().filter(|t| !t.is_empty()).map(Secret::new));
         }
     }) {
         return Outcome::Failed(format!(

@@ -146,7 +146,12 @@ fn fit(mut value: Value, max: usize, pageable: bool) -> (Value, Option<String>) 
         total - lo,
         max / 1000
     );
-    let note = if pageable && value.get("nextCursor").is_some() {
+    let note = if lo == 0 {
+        // Not even one fits: keep the cursor so that paging can move past this page.
+        format!(
+            "{left_out} The first alone is larger than that; continue with `nextCursor`, or ask for something narrower."
+        )
+    } else if pageable && value.get("nextCursor").is_some() {
         // The API's cursor points past the items left out: following it would skip them.
         value["nextCursor"] = Value::Null;
         format!(

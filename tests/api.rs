@@ -594,7 +594,27 @@ fn debug_log_shows_requests_and_timings_without_tokens() {
 #[test]
 fn a_failed_save_never_leads_to_reusing_the_spent_token() {
     let (fake, cfg) = setup("save-fails");
-    // The temp file name has the server's pid: block it with a directory.
+    let mut s = blocked_save_session(&cfg, &[]);
+    // Many refreshes (each 401 forces one): the file keeps holding the first token,
+    // which this process spent long ago and must never adopt back.
+    for _ in 0..70 {
+        fake.expire_access_tokens();
+        let r = s.call("whoami", json!({}));
+        assert!(!is_error(&r), "{r}");
+    }
+    let out = finish(s, &fake);
+    assert_eq!(fake.reuse_detections(), 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("could not be saved")
+            .count(),
+        1
+    );
+}
+
+/// `serve` whose config writes fail: the temp file name has the server's pid, so a
+/// directory is put in its place before the binary starts (exec keeps the pid).
+fn blocked_save_session(cfg: &Config, env: &[(&str, &str)]) -> support::Session {
     let mut cmd = std::process::Command::new("sh");
     cmd.args([
         "-c",
@@ -605,14 +625,63 @@ fn a_failed_save_never_leads_to_reusing_the_spent_token() {
     .env("DIR", &cfg.dir)
     .env("BIN", support::BIN)
     .env("LOOP_MCP_CONFIG", &cfg.path);
-    let mut s = support::Session::spawn(cmd);
-    assert!(!is_error(&s.call("whoami", json!({}))));
-    fake.expire_access_tokens();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    support::Session::spawn(cmd)
+}
+
+#[test]
+fn a_failed_save_of_a_token_from_the_environment_is_not_mistaken_for_a_logout() {
+    let (fake, cfg) = setup("save-fails-env");
+    let rt = cfg.stored_token();
+    let mut doc = cfg.read();
+    doc["mcpServers"]["loop-operations"]["env"]
+        .as_object_mut()
+        .unwrap()
+        .remove("OKTA_REFRESH_TOKEN");
+    std::fs::write(&cfg.path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let mut s = blocked_save_session(&cfg, &[("OKTA_REFRESH_TOKEN", rt.as_str())]);
+    for _ in 0..3 {
+        fake.expire_access_tokens();
+        let r = s.call("whoami", json!({}));
+        assert!(!is_error(&r), "{r}");
+    }
+    finish(s, &fake);
+}
+
+#[test]
+fn logout_before_the_first_refresh_is_respected_even_if_revocation_failed() {
+    let (fake, cfg) = setup("logout-early");
+    let rt = cfg.stored_token();
+    // The client passes the entry's env, so the server starts with the token in env.
+    let mut s = session(&cfg, &[("OKTA_REFRESH_TOKEN", rt.as_str())]);
+    s.request("ping", json!({}));
+    fake.push_fault(Route::Revoke, Fault::Empty(503));
+    let out = support::run(
+        &["logout"],
+        &[("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())],
+        b"",
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0));
     let r = s.call("whoami", json!({}));
-    assert!(!is_error(&r), "{r}");
-    let out = finish(s, &fake);
-    assert_eq!(fake.reuse_detections(), 0);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be saved"));
+    assert!(
+        text(&r).starts_with("Signed out: the saved sign-in was removed"),
+        "{}",
+        text(&r)
+    );
+    finish(s, &fake);
+    assert_eq!(
+        cfg.read()["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"],
+        "",
+        "not written back"
+    );
+    assert_eq!(
+        fake.requests(Route::Token),
+        0,
+        "the signed-out token was not used"
+    );
 }
 
 #[test]
@@ -637,10 +706,9 @@ fn logout_while_serving_signs_the_server_out_and_is_not_undone() {
     );
     finish(s, &fake);
     let doc = cfg.read();
-    assert!(
-        doc["mcpServers"]["loop-operations"]["env"]
-            .get("OKTA_REFRESH_TOKEN")
-            .is_none()
+    assert_eq!(
+        doc["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"], "",
+        "blanked"
     );
 }
 

@@ -158,10 +158,9 @@ fn logout_revokes_and_removes_the_token() {
     assert!(stdout(&out).contains("Okta revoked it"), "{}", stdout(&out));
     assert_eq!(fake.revoked(), vec![rt.clone()]);
     let doc = cfg.read();
-    assert!(
-        doc["mcpServers"]["loop-operations"]["env"]
-            .get("OKTA_REFRESH_TOKEN")
-            .is_none()
+    assert_eq!(
+        doc["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"], "",
+        "blanked"
     );
     assert_eq!(
         doc["mcpServers"]["loop-operations"]["env"]["API_URL"],
@@ -189,10 +188,10 @@ fn logout_offline_still_removes_the_token_and_says_revocation_failed() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["signedOut"], true);
     assert_eq!(v["revoked"], false);
-    assert!(
-        cfg.read()["mcpServers"]["loop-operations"]["env"]
-            .get("OKTA_REFRESH_TOKEN")
-            .is_none()
+    assert_eq!(
+        cfg.read()["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"],
+        "",
+        "blanked"
     );
     assert_no_secrets(&out, &[rt]);
     // Logging out again is harmless.
@@ -387,4 +386,45 @@ fn ctrl_c_during_login_writes_nothing() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(names.len(), 1, "no temp or lock file: {names:?}");
+}
+
+#[test]
+fn ctrl_c_during_a_refresh_dies_of_sigint_after_saving_the_new_token() {
+    use std::os::unix::process::ExitStatusExt;
+    let (fake, cfg) = support::setup("ctrl-c-refresh");
+    fake.push_fault(
+        Route::Token,
+        support::fake::Fault::Delay(Duration::from_millis(700)),
+    );
+    let child = support::command(
+        &["status", "--check"],
+        &[("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())],
+    )
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = std::time::Instant::now();
+    while fake.requests(Route::Token) == 0 && start.elapsed() < LIMIT {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = support::wait_with_limit(child, LIMIT);
+    assert_eq!(
+        out.status.signal(),
+        Some(2),
+        "dies of SIGINT, as shells expect: {:?}",
+        out.status
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        cfg.stored_token(),
+        fake.current_refresh_token().unwrap(),
+        "the rotated token was saved first"
+    );
 }
