@@ -749,16 +749,11 @@ fn sigterm_during_a_refresh_waits_until_the_new_token_is_saved() {
     fake.push_fault(Route::Token, Fault::Delay(Duration::from_millis(800)));
     let mut s = session(&cfg, &[]);
     s.send("tools/call", json!({"name": "whoami", "arguments": {}}));
-    let start = std::time::Instant::now();
-    while fake.requests(Route::Token) == 0 && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(support::wait_for(Duration::from_secs(10), || fake
+        .requests(Route::Token)
+        > 0));
     std::thread::sleep(Duration::from_millis(100));
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &s.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    support::send_signal(s.pid(), "-TERM");
     let out = s.wait_exit();
     assert_eq!(out.status.code(), Some(0));
     // Let the fake finish the (delayed) refresh whatever the server did.

@@ -368,15 +368,8 @@ fn ctrl_c_during_login_writes_nothing() {
         .spawn()
         .unwrap();
     // Wait until it is polling, then interrupt it.
-    let start = std::time::Instant::now();
-    while fake.device_polls().is_empty() && start.elapsed() < LIMIT {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(support::wait_for(LIMIT, || !fake.device_polls().is_empty()));
+    support::send_signal(child.id(), "-INT");
     let out = support::wait_with_limit(child, LIMIT);
     assert!(!out.status.success());
     assert_eq!(std::fs::read(&path).unwrap(), before, "the config is untouched");
@@ -405,15 +398,8 @@ fn ctrl_c_during_a_refresh_dies_of_sigint_after_saving_the_new_token() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    let start = std::time::Instant::now();
-    while fake.requests(Route::Token) == 0 && start.elapsed() < LIMIT {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(support::wait_for(LIMIT, || fake.requests(Route::Token) > 0));
+    support::send_signal(child.id(), "-INT");
     let out = support::wait_with_limit(child, LIMIT);
     assert_eq!(
         out.status.signal(),

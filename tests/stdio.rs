@@ -96,11 +96,7 @@ fn sigterm_exits_zero() {
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::send_signal(child.id(), "-TERM");
     let out = support::wait_with_limit(child, LIMIT);
     assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
     drop(stdin);

@@ -374,3 +374,24 @@ pub fn closed_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Send a signal (`"-TERM"`, `"-INT"`) to a process.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Poll `cond` every few milliseconds until it holds; false after `limit`.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
