@@ -98,6 +98,9 @@ fn relogin_updates_only_our_entry_and_reuses_its_values() {
     let fake = Fake::start();
     fake.set_device_interval(0);
     let cfg = Config::new("relogin", &fake, &fake.custom_issuer(), "rt-old-token-00000000");
+    let mut doc = cfg.read();
+    doc["mcpServers"]["loop-operations"]["args"] = json!(["serve", "--read-only"]);
+    std::fs::write(&cfg.path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     let before = cfg.read();
     let out = cli(&["login"], &[("LOOP_MCP_CONFIG", cfg.path.to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -107,6 +110,16 @@ fn relogin_updates_only_our_entry_and_reuses_its_values() {
     assert_eq!(after["zeta"], before["zeta"]);
     let env = &after["mcpServers"]["loop-operations"]["env"];
     assert_eq!(env["API_TIMEOUT_MS"], "5000", "other variables stay");
+    let args = after["mcpServers"]["loop-operations"]["args"].as_array().unwrap();
+    assert_eq!(args[0], "serve");
+    assert!(
+        args.contains(&json!("--read-only")),
+        "a read-only entry stays read-only: {args:?}"
+    );
+    assert!(
+        args.contains(&json!("--config")),
+        "a non-default config is recorded: {args:?}"
+    );
     assert_eq!(
         env["OKTA_REFRESH_TOKEN"],
         fake.current_refresh_token().unwrap().as_str()
