@@ -32,14 +32,18 @@ pub enum Outcome {
 
 const LOCK_WAIT: Duration = Duration::from_secs(65);
 
+/// The config file these commands work on, and its contents if it exists.
+fn open_config(given: Option<&std::path::Path>) -> Result<(ConfigFile, Option<Value>), Outcome> {
+    let failed = |e: ConfigError| Outcome::Failed(e.to_string());
+    let config = ConfigFile::locate(given).map_err(failed)?;
+    let doc = config.read().map_err(failed)?;
+    Ok((config, doc))
+}
+
 pub fn login(args: LoginArgs) -> Outcome {
-    let config = match ConfigFile::locate(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    let existing = match config.read() {
-        Ok(doc) => doc,
-        Err(e) => return Outcome::Failed(e.to_string()),
+    let (config, existing) = match open_config(args.config.as_deref()) {
+        Ok(opened) => opened,
+        Err(outcome) => return outcome,
     };
     // Flags first, then what the entry already has, then the environment.
     let default = |flag: &Option<String>, key: &str| {
@@ -264,13 +268,9 @@ pub struct LogoutArgs {
 }
 
 pub fn logout(args: LogoutArgs) -> Outcome {
-    let config = match ConfigFile::locate(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    let doc = match config.read() {
-        Ok(d) => d,
-        Err(e) => return Outcome::Failed(e.to_string()),
+    let (config, doc) = match open_config(args.config.as_deref()) {
+        Ok(opened) => opened,
+        Err(outcome) => return outcome,
     };
     let var = |k: &str| {
         doc.as_ref()

@@ -765,3 +765,27 @@ fn sigterm_during_a_refresh_waits_until_the_new_token_is_saved() {
     );
     assert_no_secrets(&out, &fake.issued_secrets());
 }
+
+#[test]
+fn a_broken_config_file_is_reported_and_never_overwritten() {
+    let dir = support::temp_dir("broken-config");
+    let path = dir.join("mcp.json");
+    let broken = "{\"mcpServers\": {\"loop-operations\": {\"env\": {\"API_URL\": \"x\"}}},, }";
+    std::fs::write(&path, broken).unwrap();
+    let mut s = support::Session::start(&["serve"], &[("LOOP_MCP_CONFIG", path.to_str().unwrap())]);
+    let r = s.call("whoami", json!({}));
+    assert!(is_error(&r));
+    let t = text(&r);
+    assert!(t.starts_with("The MCP config file is not usable:"), "{t}");
+    assert!(t.contains("is not a valid JSON config (line 1"), "{t}");
+    assert!(t.contains("fix it or point LOOP_MCP_CONFIG elsewhere"), "{t}");
+    s.finish();
+    let login = support::run(
+        &["login", "--config", path.to_str().unwrap()],
+        &[],
+        b"",
+        Duration::from_secs(20),
+    );
+    assert_eq!(login.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "untouched");
+}
