@@ -894,7 +894,7 @@ impl Direct {
         Direct::with_agent(fake, agent)
     }
 
-    /// The same with `timeout_global`, as `src/http.rs` configures its agent: one
+    /// The same with `timeout_global`, as `src/net/http.rs` configures its agent: one
     /// resolver thread per request. For reference.
     fn with_global_timeout(fake: &Fake) -> Res<Direct> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -1250,7 +1250,7 @@ fn print_report(
     ]);
     let g = &r.latency.direct_global;
     rows.push(row(
-        "↳ reference: direct HTTP, agent with `timeout_global` as in src/http.rs",
+        "↳ reference: direct HTTP, agent with `timeout_global` as in src/net/http.rs",
         format!("{} / {} / {}", ms(g.pct(50.0)), ms(g.pct(99.0)), ms(g.mean())),
     ));
     if let Some(us) = r.latency.cpu_us {

@@ -4,10 +4,66 @@
 //! the ones it lacked.
 
 use std::fmt::Write as _;
+use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::config_file::ConfigError;
 use crate::secret;
+
+/// Reading, locking or writing the shared config file.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    Read {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// The file is not JSON (or not a JSON object): we never overwrite it.
+    Invalid {
+        path: PathBuf,
+        detail: String,
+    },
+    /// Another process held the lock for longer than we wait.
+    LockTimeout {
+        path: PathBuf,
+        waited: Duration,
+    },
+    Lock {
+        path: PathBuf,
+        error: io::Error,
+    },
+    Write {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// No home directory and no `LOOP_MCP_CONFIG`.
+    NoHome,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Read { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            ConfigError::Invalid { path, detail } => write!(
+                f,
+                "{} is not a valid JSON config ({detail}); fix it or point LOOP_MCP_CONFIG elsewhere",
+                path.display()
+            ),
+            ConfigError::LockTimeout { path, waited } => write!(
+                f,
+                "another loopops-mcp process held the lock on {} for over {} s; try again, or look for a hung process",
+                path.display(),
+                waited.as_secs()
+            ),
+            ConfigError::Lock { path, error } => write!(f, "cannot lock {}: {error}", path.display()),
+            ConfigError::Write { path, error } => write!(f, "cannot write {}: {error}", path.display()),
+            ConfigError::NoHome => write!(
+                f,
+                "no home directory found; set LOOP_MCP_CONFIG to the config file's path"
+            ),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum ApiError {

@@ -1,25 +1,19 @@
 //! loopops-mcp as a library: the binary is `src/main.rs`; tests, benchmarks and the
 //! fuzz targets use these modules directly.
+//!
+//! Layers, top to bottom (an import never runs upward): `cli` over `mcp` (framing,
+//! JSON-RPC, versions, dispatch) over `api` (tRPC client, tool execution) over `auth`
+//! (Okta, token store, settings) over `net` (HTTP, proxies). Beside them, used by all:
+//! `catalog` (tools, skills, schema validator) and the shared `error`, `secret`, `log`
+//! and `signals` modules.
 
+pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
-pub mod config_file;
 pub mod error;
-pub mod framing;
-pub mod http;
-pub mod jsonrpc;
 pub mod log;
-pub mod okta;
-pub mod pattern;
-pub mod protocol;
-pub mod proxy;
-pub mod schema;
+pub mod mcp;
+pub mod net;
 pub mod secret;
-pub mod server;
-pub mod settings;
 pub mod signals;
-pub mod signin;
-pub mod status;
-pub mod tools;
-pub mod trpc;

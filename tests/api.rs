@@ -545,7 +545,7 @@ fn every_tool_answers_within_its_output_schema() {
             .clone();
         let r = s.call(tool, args);
         assert!(!is_error(&r), "{tool}: {r}");
-        let problems = loopops_mcp::schema::validate(&schema, &r["structuredContent"]);
+        let problems = loopops_mcp::catalog::schema::validate(&schema, &r["structuredContent"]);
         assert!(problems.is_empty(), "{tool}: {problems:?}");
     }
     finish(s, &fake);

@@ -8,8 +8,8 @@ mod support;
 use std::collections::HashMap;
 use std::io;
 
-use loopops_mcp::framing::Frame;
-use loopops_mcp::server::{Options, Server, Sink};
+use loopops_mcp::mcp::framing::Frame;
+use loopops_mcp::mcp::server::{Options, Server, Sink};
 use serde_json::Value;
 use support::random;
 

@@ -5,8 +5,8 @@
 use std::io;
 
 use libfuzzer_sys::fuzz_target;
-use loopops_mcp::framing::Frame;
-use loopops_mcp::server::{Options, Server, Sink};
+use loopops_mcp::mcp::framing::Frame;
+use loopops_mcp::mcp::server::{Options, Server, Sink};
 use serde_json::Value;
 
 struct Check;

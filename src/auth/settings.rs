@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config_file::{self, ConfigError, ConfigFile};
+use crate::auth::config_file::{self, ConfigError, ConfigFile};
 use crate::secret::Secret;
 
 pub const API_URL: &str = "API_URL";

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::config_file::{self, ConfigFile};
+use crate::auth::config_file::{self, ConfigFile};
+use crate::auth::okta::{self, Endpoints, RefreshFailure, Tokens};
+use crate::auth::settings::{OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
 use crate::error::{ApiError, OktaError};
-use crate::http::Http;
 use crate::log;
-use crate::okta::{self, Endpoints, RefreshFailure, Tokens};
+use crate::net::http::Http;
 use crate::secret::Secret;
-use crate::settings::{OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
 use crate::signals;
 
 pub struct Auth {

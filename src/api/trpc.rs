@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::auth::Auth;
 use crate::catalog::Kind;
 use crate::error::ApiError;
-use crate::http::{self, Body, Failure, Http, Reply};
 use crate::log;
+use crate::net::http::{self, Body, Failure, Http, Reply};
 
 /// The largest answer we read (a page of 100 full deals is well under 1 MB).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;

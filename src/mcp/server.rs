@@ -6,12 +6,13 @@ use std::panic::{self, AssertUnwindSafe};
 
 use serde_json::{Map, Value, json};
 
+use crate::api::tools::{self, Executor};
 use crate::catalog::{self, Tool};
-use crate::framing::Frame;
-use crate::jsonrpc::{self, Incoming, RpcError};
 use crate::log::{self, Level};
-use crate::protocol::Version;
-use crate::tools::{self, Executor};
+use crate::mcp::framing::Frame;
+use crate::mcp::jsonrpc::{self, Incoming, RpcError};
+use crate::mcp::listing;
+use crate::mcp::protocol::Version;
 
 /// Where answers and notifications go.
 pub trait Sink {
@@ -215,7 +216,7 @@ impl Server {
 
     fn tools_list(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
         no_cursor(params)?;
-        Ok(catalog::tools_list(self.version(), self.read_only).clone())
+        Ok(listing::tools_list(self.version(), self.read_only).clone())
     }
 
     fn tools_call(&mut self, params: &Map<String, Value>, out: &mut dyn Sink) -> Result<Value, RpcError> {
@@ -294,7 +295,7 @@ impl Server {
         let prompts: Vec<Value> = catalog::catalog()
             .prompts
             .iter()
-            .map(|p| p.to_json(version))
+            .map(|p| listing::prompt_json(p, version))
             .collect();
         Ok(json!({ "prompts": prompts }))
     }
@@ -317,7 +318,7 @@ impl Server {
         let prompt = catalog::catalog()
             .prompt(name)
             .ok_or_else(|| RpcError::invalid_params(format!("Unknown prompt: {name}")))?;
-        let text = prompt.render(&args)?;
+        let text = prompt.render(&args).map_err(RpcError::invalid_params)?;
         Ok(json!({
             "description": prompt.description,
             "messages": [{"role": "user", "content": {"type": "text", "text": text}}]

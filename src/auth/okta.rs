@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::error::OktaError;
-use crate::http::{self, Body, Failure, Http, Reply};
+use crate::net::http::{self, Body, Failure, Http, Reply};
 use crate::secret::Secret;
 
 const MAX_BODY: usize = 1024 * 1024;

@@ -1,15 +1,15 @@
 //! The tool catalog and the skills (MCP prompts), declared as data in
 //! `src/catalog/tools.json` and `src/catalog/skills.json`, loaded once.
 //! Adding a tool is one entry there; `tools/list` is generated from it and pinned
-//! by the snapshot test in `tests/snapshot.rs`.
+//! by the snapshot test in `tests/snapshot.rs`. How it looks on the wire is
+//! `mcp::listing`'s job.
+
+pub mod pattern;
+pub mod schema;
 
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
-
-use crate::jsonrpc::RpcError;
-use crate::protocol::Version;
-use crate::schema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -71,39 +71,7 @@ pub struct Catalog {
 /// The catalog, parsed on first use (start-up stays free of it).
 pub fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| {
-        load(
-            include_str!("catalog/tools.json"),
-            include_str!("catalog/skills.json"),
-        )
-    })
-}
-
-/// The `tools/list` result for a version, with or without the mutations: built once
-/// per process and kept, since clients ask for it often and it never changes.
-pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
-    static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
-    let lists = LISTS.get_or_init(|| {
-        let mut all = Vec::new();
-        for v in Version::ALL {
-            for ro in [false, true] {
-                let tools = catalog()
-                    .tools
-                    .iter()
-                    .filter(|t| !(ro && t.is_mutation()))
-                    .map(|t| t.to_json(v));
-                let mut m = Map::new();
-                m.insert("tools".into(), Value::Array(tools.collect()));
-                all.push(Value::Object(m));
-            }
-        }
-        all
-    });
-    let index = Version::ALL
-        .iter()
-        .position(|v| *v == version)
-        .expect("a known version");
-    &lists[index * 2 + usize::from(read_only)]
+    CATALOG.get_or_init(|| load(include_str!("tools.json"), include_str!("skills.json")))
 }
 
 impl Catalog {
@@ -153,78 +121,23 @@ impl Tool {
         }
         errors
     }
-
-    /// The `tools/list` entry, with only the fields the negotiated version has.
-    pub fn to_json(&self, version: Version) -> Value {
-        let mut t = Map::new();
-        t.insert("name".into(), json!(self.name));
-        if version.has_titles_and_structured_output() {
-            t.insert("title".into(), json!(self.title));
-        }
-        t.insert("description".into(), json!(self.description));
-        t.insert("inputSchema".into(), self.input_public.clone());
-        if version.has_titles_and_structured_output() {
-            t.insert("outputSchema".into(), self.output.clone());
-        }
-        if version.has_annotations() {
-            let read_only = self.kind == Kind::Query;
-            let mut a = Map::new();
-            a.insert("title".into(), json!(self.title));
-            a.insert("readOnlyHint".into(), json!(read_only));
-            if !read_only {
-                a.insert("destructiveHint".into(), json!(self.destructive));
-            }
-            a.insert("idempotentHint".into(), json!(self.idempotent));
-            a.insert("openWorldHint".into(), json!(false));
-            t.insert("annotations".into(), Value::Object(a));
-        }
-        Value::Object(t)
-    }
 }
 
 impl Prompt {
-    pub fn to_json(&self, version: Version) -> Value {
-        let titled = version.has_titles_and_structured_output();
-        let args: Vec<Value> = self
-            .arguments
-            .iter()
-            .map(|a| {
-                let mut m = Map::new();
-                m.insert("name".into(), json!(a.name));
-                if titled {
-                    m.insert("title".into(), json!(a.title));
-                }
-                m.insert("description".into(), json!(a.description));
-                m.insert("required".into(), json!(a.required));
-                Value::Object(m)
-            })
-            .collect();
-        let mut p = Map::new();
-        p.insert("name".into(), json!(self.name));
-        if titled {
-            p.insert("title".into(), json!(self.title));
-        }
-        p.insert("description".into(), json!(self.description));
-        p.insert("arguments".into(), Value::Array(args));
-        Value::Object(p)
-    }
-
     /// Fill the template. Argument values are strings (MCP says so); unknown or
     /// missing required arguments are the caller's mistake.
-    pub fn render(&self, args: &Map<String, Value>) -> Result<String, RpcError> {
+    pub fn render(&self, args: &Map<String, Value>) -> Result<String, String> {
         for (key, value) in args {
             if !self.arguments.iter().any(|a| &a.name == key) {
                 let known: Vec<&str> = self.arguments.iter().map(|a| a.name.as_str()).collect();
-                return Err(RpcError::invalid_params(format!(
+                return Err(format!(
                     "prompt `{}` has no argument `{key}` (it takes: {})",
                     self.name,
                     known.join(", ")
-                )));
+                ));
             }
             if !value.is_string() {
-                return Err(RpcError::invalid_params(format!(
-                    "prompt argument `{key}` must be a string"
-                )));
+                return Err(format!("prompt argument `{key}` must be a string"));
             }
         }
         let value_of = |name: &str| {
@@ -235,10 +148,10 @@ impl Prompt {
         };
         for a in self.arguments.iter().filter(|a| a.required) {
             if value_of(&a.name).is_none() {
-                return Err(RpcError::invalid_params(format!(
+                return Err(format!(
                     "prompt `{}` needs the argument `{}`: {}",
                     self.name, a.name, a.description
-                )));
+                ));
             }
         }
         let mut out = String::with_capacity(self.template.len() + 64);
@@ -422,7 +335,7 @@ fn strip_private(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pattern::Pattern;
+    use crate::catalog::pattern::Pattern;
 
     fn walk(v: &Value, f: &mut dyn FnMut(&Map<String, Value>)) {
         match v {
@@ -520,7 +433,6 @@ mod tests {
         assert!(
             d.render(&Map::new())
                 .unwrap_err()
-                .message
                 .contains("needs the argument `deal`")
         );
         let mut bad = Map::new();

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
+use crate::api::trpc::Client;
 use crate::auth::Auth;
+use crate::auth::settings::Settings;
 use crate::catalog::Tool;
 use crate::error::{ApiError, CallContext};
-use crate::http::Http;
-use crate::settings::Settings;
-use crate::trpc::Client;
+use crate::net::http::Http;
 
 /// A result's text is kept under this many bytes; past it, list items are dropped.
 pub const MAX_RESULT_TEXT: usize = 100_000;
@@ -66,8 +66,8 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
         });
     };
     // Refuse a URL that would send a token in clear before any token is minted.
-    for url in [api_url.to_string(), crate::okta::endpoints(issuer).token] {
-        if let Err(crate::http::Failure::BadUrl(why)) = crate::http::check_url(&url) {
+    for url in [api_url.to_string(), crate::auth::okta::endpoints(issuer).token] {
+        if let Err(crate::net::http::Failure::BadUrl(why)) = crate::net::http::check_url(&url) {
             return Err(ApiError::BadUrl(why));
         }
     }

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::pattern::Pattern;
+use crate::catalog::pattern::Pattern;
 
 /// All problems found, in schema order. Empty means valid.
 pub fn validate(schema: &Value, value: &Value) -> Vec<String> {

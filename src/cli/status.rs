@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use crate::api::tools;
+use crate::auth::okta;
+use crate::auth::settings::{
+    API_TIMEOUT_MS, API_URL, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN, Settings,
+};
 use crate::error::CallContext;
-use crate::okta;
-use crate::settings::{API_TIMEOUT_MS, API_URL, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN, Settings};
-use crate::tools;
 
 pub struct StatusArgs {
     pub config: Option<PathBuf>,
@@ -33,7 +35,7 @@ pub fn status(args: StatusArgs) -> i32 {
             "environment"
         } else if config_doc
             .as_ref()
-            .and_then(|d| crate::config_file::stanza_var(d, &args.name, key))
+            .and_then(|d| crate::auth::config_file::stanza_var(d, &args.name, key))
             .is_some()
         {
             "config"

@@ -14,7 +14,8 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, Proxy};
 
-use crate::{log, proxy};
+use crate::log;
+use crate::net::proxy;
 
 const USER_AGENT: &str = concat!("loopops-mcp/", env!("CARGO_PKG_VERSION"));
 

@@ -1,20 +1,23 @@
 //! The command line: `serve` (the default) and the one-shot commands around it.
 //! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
 
+pub mod signin;
+pub mod status;
+
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
+use crate::auth::config_file::DEFAULT_SERVER_NAME;
 use crate::catalog;
-use crate::config_file::DEFAULT_SERVER_NAME;
-use crate::framing::{self, LineReader};
-use crate::jsonrpc;
 use crate::log;
-use crate::server::{LineSink, Options, Server, Sink};
+use crate::mcp::framing::{self, LineReader};
+use crate::mcp::jsonrpc;
+use crate::mcp::server::{LineSink, Options, Server, Sink};
 use crate::signals;
-use crate::signin::{self, LoginArgs, LogoutArgs, Outcome};
-use crate::status::{self, StatusArgs};
+use signin::{LoginArgs, LogoutArgs, Outcome};
+use status::StatusArgs;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::config_file::{self, ConfigError, ConfigFile};
-use crate::http::{self, Http};
-use crate::okta::{self, DevicePoll, Endpoints};
+use crate::api::trpc;
+use crate::auth::config_file::{self, ConfigError, ConfigFile};
+use crate::auth::okta::{self, DevicePoll, Endpoints};
+use crate::auth::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::net::http::{self, Http};
 use crate::secret::Secret;
-use crate::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
-use crate::trpc;
 
 pub struct LoginArgs {
     pub issuer: Option<String>,

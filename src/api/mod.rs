@@ -1,0 +1,4 @@
+//! The Loop API layer: the tRPC client and the execution of one tool call.
+
+pub mod tools;
+pub mod trpc;

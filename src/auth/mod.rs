@@ -1,0 +1,9 @@
+//! Sign-in state: settings, the shared config file that stores the refresh token, Okta,
+//! and the access-token cache with its refresh cycle.
+
+pub mod config_file;
+pub mod okta;
+pub mod settings;
+pub mod token;
+
+pub use token::Auth;

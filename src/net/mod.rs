@@ -1,0 +1,4 @@
+//! HTTP transport: one agent with timeouts, bounded bodies, proxies and extra root CAs.
+
+pub mod http;
+pub mod proxy;
