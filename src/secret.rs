@@ -1,11 +1,26 @@
-//! Tokens never reach a log, an error text or a panic message. A `Secret` does not
-//! print itself, and every secret value seen is remembered so that any text leaving
-//! the process (logs, tool errors) can be scrubbed of it as a second line of defence.
+//! Tokens never reach a log, an error text, a tool result or a panic message, whole or
+//! in part. A `Secret` does not print itself, and every secret value seen (tokens
+//! issued, device codes, proxy credentials) is remembered, so that every text leaving
+//! the process can be scrubbed of it. This module is the one place that does it: the
+//! protocol sink, the log, the CLI's terminal output and the panic hook all call here.
+//!
+//! Order matters: a text is scrubbed whole *before* it is cut, so that a secret
+//! straddling the cut is still recognised; after the cut, a fragment of a secret left
+//! at the cut edge (the text ends with a secret's first characters) is blanked too.
 
 use std::fmt;
 use std::sync::Mutex;
 
-static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+use serde_json::Value;
+
+struct Known {
+    /// The value as it appears in plain text.
+    raw: String,
+    /// The value as it appears inside a JSON string, when that differs.
+    escaped: Option<String>,
+}
+
+static KNOWN: Mutex<Vec<Known>> = Mutex::new(Vec::new());
 
 /// Tokens rotate for as long as the server runs; the oldest are forgotten past this.
 const MAX_KNOWN: usize = 1024;
@@ -13,21 +28,19 @@ const MAX_KNOWN: usize = 1024;
 /// Shorter values are not scrubbed: they could be ordinary words.
 const MIN_SCRUB_LEN: usize = 8;
 
+/// A fragment of a secret at a cut edge is blanked from this length on: shorter ones
+/// give nothing away and would blank ordinary word endings.
+const MIN_FRAGMENT: usize = 4;
+
+pub const REDACTED: &str = "[redacted]";
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
         let value = value.into();
-        if value.len() >= MIN_SCRUB_LEN {
-            let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-            if !known.contains(&value) {
-                if known.len() >= MAX_KNOWN {
-                    known.remove(0);
-                }
-                known.push(value.clone());
-            }
-        }
+        remember(&value);
         Secret(value)
     }
 
@@ -42,16 +55,149 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Remember a secret that is not held as a `Secret` (a proxy password, say).
+pub fn remember(value: &str) {
+    if value.len() < MIN_SCRUB_LEN {
+        return;
+    }
+    let mut known = lock();
+    if known.iter().any(|k| k.raw == value) {
+        return;
+    }
+    if known.len() >= MAX_KNOWN {
+        known.remove(0);
+    }
+    let json = Value::String(value.to_string()).to_string();
+    let inner = &json[1..json.len() - 1];
+    known.push(Known {
+        raw: value.to_string(),
+        escaped: (inner != value).then(|| inner.to_string()),
+    });
+    // Longest first: a secret that contains another is replaced whole.
+    known.sort_by_key(|k| std::cmp::Reverse(k.raw.len()));
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<Known>> {
+    KNOWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Replace every secret this process has seen by `[redacted]`.
 pub fn scrub(text: &str) -> String {
-    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = text.to_string();
-    for s in known.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "[redacted]");
+    let known = lock();
+    scrub_with(&known, text)
+}
+
+fn scrub_with(known: &[Known], text: &str) -> String {
+    let mut out: Option<String> = None;
+    for k in known {
+        let current = out.as_deref().unwrap_or(text);
+        if current.contains(k.raw.as_str()) {
+            out = Some(current.replace(k.raw.as_str(), REDACTED));
         }
     }
-    out
+    out.unwrap_or_else(|| text.to_string())
+}
+
+/// Does serialized JSON (or plain text) contain a known secret in either form?
+pub fn contains_known(text: &str) -> bool {
+    lock()
+        .iter()
+        .any(|k| text.contains(k.raw.as_str()) || k.escaped.as_deref().is_some_and(|e| text.contains(e)))
+}
+
+/// Scrub every string (and key) of a JSON value in place.
+pub fn scrub_value(value: &mut Value) {
+    let known = lock();
+    if known.is_empty() {
+        return;
+    }
+    scrub_value_with(&known, value);
+}
+
+fn scrub_value_with(known: &[Known], value: &mut Value) {
+    match value {
+        Value::String(s) if known.iter().any(|k| s.contains(k.raw.as_str())) => *s = scrub_with(known, s),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value_with(known, v)),
+        Value::Object(map) => {
+            if map
+                .keys()
+                .any(|key| known.iter().any(|k| key.contains(k.raw.as_str())))
+            {
+                let old = std::mem::take(map);
+                for (key, v) in old {
+                    map.insert(scrub_with(known, &key), v);
+                }
+            }
+            map.values_mut().for_each(|v| scrub_value_with(known, v));
+        }
+        _ => {}
+    }
+}
+
+/// At most `max_chars` characters of `text` (trimmed), scrubbed before the cut, with
+/// `…` where it was cut and no fragment of a secret left at the edge.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let text = scrub(text.trim());
+    let end = text.char_indices().nth(max_chars).map_or(text.len(), |(i, _)| i);
+    if end == text.len() {
+        return text;
+    }
+    let mut cut = blank_edge(&text[..end]);
+    cut.push('…');
+    cut
+}
+
+/// The first `max_bytes` bytes of `text` (at a character boundary), scrubbed before
+/// the cut and without a secret's fragment at the edge; `None` if it fits whole.
+pub fn truncate_bytes(text: &str, max_bytes: usize) -> Option<String> {
+    let text = scrub(text);
+    if text.len() <= max_bytes {
+        return None;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(blank_edge(&text[..end]))
+}
+
+/// If `kept` ends with the start of a known secret (at least `MIN_FRAGMENT` bytes of
+/// it), replace that start by `[redacted]`.
+pub fn blank_edge(kept: &str) -> String {
+    let known = lock();
+    let mut longest = 0usize;
+    for k in known.iter() {
+        longest = longest.max(fragment_at_end(kept, &k.raw));
+        if let Some(e) = &k.escaped {
+            longest = longest.max(fragment_at_end(kept, e));
+        }
+    }
+    if longest == 0 {
+        return kept.to_string();
+    }
+    let mut start = kept.len() - longest;
+    while !kept.is_char_boundary(start) {
+        start -= 1;
+    }
+    format!("{}{REDACTED}", &kept[..start])
+}
+
+/// The length of the longest proper prefix of `secret` (>= `MIN_FRAGMENT`) that `kept`
+/// ends with, or 0.
+fn fragment_at_end(kept: &str, secret: &str) -> usize {
+    let (kept, secret) = (kept.as_bytes(), secret.as_bytes());
+    if kept.len() < MIN_FRAGMENT {
+        return 0;
+    }
+    let tail = &kept[kept.len() - MIN_FRAGMENT..];
+    let mut best = 0;
+    // Every place the last bytes of `kept` occur in the secret ends a candidate prefix.
+    for end in MIN_FRAGMENT..secret.len() {
+        if &secret[end - MIN_FRAGMENT..end] == tail && kept.ends_with(&secret[..end]) {
+            best = end;
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -64,5 +210,37 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret([redacted])");
         assert_eq!(scrub("got rt-very-secret-value back"), "got [redacted] back");
         assert_eq!(s.expose(), "rt-very-secret-value");
+    }
+
+    #[test]
+    fn a_secret_straddling_any_cut_is_never_shown_in_part() {
+        let secret = "at-0123456789abcdefghijklmnopqrstuv";
+        let _s = Secret::new(secret);
+        for pad in 0..60 {
+            let text = format!("{}Bearer {secret} and more text after it", "x".repeat(pad));
+            for max in 1..text.len() + 2 {
+                let got = excerpt(&text, max);
+                for n in MIN_FRAGMENT..=secret.len() {
+                    assert!(
+                        !got.contains(&secret[..n]) && !got.contains(&secret[secret.len() - n..]),
+                        "pad {pad} max {max}: {got}"
+                    );
+                }
+                if let Some(t) = truncate_bytes(&text, max) {
+                    assert!(!t.contains(&secret[..MIN_FRAGMENT]), "pad {pad} max {max}: {t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_escaped_secrets_and_values() {
+        remember("pa\"ss\\word-123");
+        assert!(contains_known(
+            &Value::String("x pa\"ss\\word-123 y".into()).to_string()
+        ));
+        let mut v = serde_json::json!({"a": ["x pa\"ss\\word-123"], "pa\"ss\\word-123": 1});
+        scrub_value(&mut v);
+        assert_eq!(v, serde_json::json!({"a": ["x [redacted]"], "[redacted]": 1}));
     }
 }

@@ -84,7 +84,9 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
 
 /// A successful `tools/call` result. `structured` adds `structuredContent`.
 /// `pageable`: the tool takes `limit` and `cursor`.
-pub fn success(value: Value, structured: bool, pageable: bool) -> Value {
+pub fn success(mut value: Value, structured: bool, pageable: bool) -> Value {
+    // An API that echoes a token in a record must not put it before the model.
+    crate::secret::scrub_value(&mut value);
     let (value, note) = fit(value, MAX_RESULT_TEXT, pageable);
     let text_block = |text: String| {
         let mut m = Map::new();

@@ -3,6 +3,7 @@
 
 pub mod signin;
 pub mod status;
+pub mod terminal;
 
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
@@ -319,7 +320,7 @@ fn outcome(o: Outcome, help: &str) -> i32 {
     match o {
         Outcome::Done => 0,
         Outcome::Failed(why) => {
-            eprintln!("error: {why}");
+            eprintln!("error: {}", terminal::clean(&why));
             1
         }
         Outcome::Usage(why) => {
@@ -487,7 +488,7 @@ fn call(args: CallArgs) -> i32 {
     );
     let Some(result) = answer.get("result") else {
         let message = answer["error"]["message"].as_str().unwrap_or("unknown error");
-        eprintln!("error: {message}");
+        eprintln!("error: {}", terminal::clean(message));
         return 2;
     };
     let is_error = result["isError"] == json!(true);
@@ -496,19 +497,22 @@ fn call(args: CallArgs) -> i32 {
         let _ = writeln!(
             stdout,
             "{}",
-            serde_json::to_string_pretty(result).unwrap_or_default()
+            serde_json::to_string_pretty(&terminal::clean_json(result)).unwrap_or_default()
         );
     } else if is_error {
-        eprintln!("error: {}", result["content"][0]["text"].as_str().unwrap_or(""));
+        eprintln!(
+            "error: {}",
+            terminal::clean(result["content"][0]["text"].as_str().unwrap_or(""))
+        );
     } else {
-        let shown = result.get("structuredContent").cloned().unwrap_or(Value::Null);
+        let shown = terminal::clean_json(result.get("structuredContent").unwrap_or(&Value::Null));
         let _ = writeln!(
             stdout,
             "{}",
             serde_json::to_string_pretty(&shown).unwrap_or_default()
         );
         for note in result["content"].as_array().into_iter().flatten().skip(1) {
-            eprintln!("note: {}", note["text"].as_str().unwrap_or(""));
+            eprintln!("note: {}", terminal::clean(note["text"].as_str().unwrap_or("")));
         }
     }
     i32::from(is_error)

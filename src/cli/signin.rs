@@ -11,6 +11,7 @@ use crate::api::trpc;
 use crate::auth::config_file::{self, ConfigError, ConfigFile};
 use crate::auth::okta::{self, DevicePoll, Endpoints};
 use crate::auth::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::cli::terminal;
 use crate::net::http::{self, Http};
 use crate::secret::Secret;
 
@@ -143,16 +144,16 @@ pub fn login(args: LoginArgs) -> Outcome {
             out["user"] = v["user"].clone();
             out["org"] = v["org"].clone();
         }
-        println!("{out}");
+        println!("{}", terminal::clean_json(&out));
     } else {
         match &who {
             Ok(v) => println!(
                 "Signed in as {} ({}) to {}.",
-                v["user"]["name"].as_str().unwrap_or("?"),
-                v["user"]["email"].as_str().unwrap_or("?"),
-                v["org"]["name"].as_str().unwrap_or("Loop Operations")
+                terminal::clean(v["user"]["name"].as_str().unwrap_or("?")),
+                terminal::clean(v["user"]["email"].as_str().unwrap_or("?")),
+                terminal::clean(v["org"]["name"].as_str().unwrap_or("Loop Operations"))
             ),
-            Err(e) => println!("Signed in. (Checking the API failed: {e})"),
+            Err(e) => println!("Signed in. (Checking the API failed: {})", terminal::clean(e)),
         }
         println!(
             "Saved to the `{}` entry of {}. Restart the MCP client that reads this file to use it (see README: Claude Desktop reads its own claude_desktop_config.json; give that path with --config).",
@@ -175,15 +176,18 @@ fn device_sign_in(http: &Http, ep: &Endpoints, client_id: &str) -> Result<(Secre
     let _ = writeln!(
         err,
         "    {}\n",
-        start
-            .verification_uri_complete
-            .as_deref()
-            .unwrap_or(&start.verification_uri)
+        terminal::clean(
+            start
+                .verification_uri_complete
+                .as_deref()
+                .unwrap_or(&start.verification_uri)
+        )
     );
     let _ = writeln!(
         err,
         "and check that it shows the code {} (or enter it at {}).",
-        start.user_code, start.verification_uri
+        terminal::clean(&start.user_code),
+        terminal::clean(&start.verification_uri)
     );
     let _ = writeln!(err, "Waiting for approval (Ctrl-C to cancel)…");
     drop(err);
@@ -342,8 +346,8 @@ pub fn logout(args: LogoutArgs) -> Outcome {
 
 fn report(json_out: bool, value: Value, human: &str) {
     if json_out {
-        println!("{value}");
+        println!("{}", terminal::clean_json(&value));
     } else {
-        println!("{human}");
+        println!("{}", terminal::clean(human));
     }
 }

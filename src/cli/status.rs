@@ -11,6 +11,7 @@ use crate::auth::okta;
 use crate::auth::settings::{
     API_TIMEOUT_MS, API_URL, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN, Settings,
 };
+use crate::cli::terminal;
 use crate::error::CallContext;
 
 pub struct StatusArgs {
@@ -74,7 +75,7 @@ pub fn status(args: StatusArgs) -> i32 {
         report["check"] = check;
     }
     if args.json {
-        println!("{report}");
+        println!("{}", terminal::clean_json(&report));
     } else {
         print_human(&report);
     }
@@ -105,7 +106,12 @@ fn ctx() -> CallContext<'static> {
 }
 
 fn print_human(r: &Value) {
-    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "(unset)".into());
+    // Values here come from the config, Okta and the API: shown, never obeyed.
+    let s = |v: &Value| {
+        v.as_str()
+            .map(terminal::clean)
+            .unwrap_or_else(|| "(unset)".into())
+    };
     let exists = if r["configExists"] == json!(true) {
         ""
     } else {

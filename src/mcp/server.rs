@@ -40,6 +40,14 @@ impl<W: Write> Sink for LineSink<W> {
     fn send(&mut self, message: &Value) -> io::Result<()> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, message).map_err(io::Error::other)?;
+        // The last line of defence on the protocol channel: whatever was composed
+        // upstream, no known secret leaves in it.
+        if crate::secret::contains_known(&String::from_utf8_lossy(&self.buf)) {
+            let mut clean = message.clone();
+            crate::secret::scrub_value(&mut clean);
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, &clean).map_err(io::Error::other)?;
+        }
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }

@@ -33,15 +33,9 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// At most `max` characters of the body, scrubbed of secrets before the cut.
     pub fn text_excerpt(&self, max: usize) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let text = text.trim();
-        let cut: String = text.chars().take(max).collect();
-        if cut.len() < text.len() {
-            format!("{cut}…")
-        } else {
-            cut
-        }
+        crate::secret::excerpt(&String::from_utf8_lossy(&self.body), max)
     }
 }
 
@@ -91,6 +85,9 @@ impl Http {
         let proxied = proxy_url.is_some();
         if let Some((_, agent)) = self.agents.borrow().iter().find(|(p, _)| *p == proxy_url) {
             return Ok((agent.clone(), proxied));
+        }
+        if let Some(p) = &proxy_url {
+            remember_proxy_credentials(p);
         }
         let proxy = match &proxy_url {
             Some(p) => Some(Proxy::new(p).map_err(|_| {
@@ -220,6 +217,20 @@ impl Http {
             rate_limit_reset,
             location,
         })
+    }
+}
+
+/// A proxy URL's `user:password@` is a secret like a token: scrubbed from every text.
+fn remember_proxy_credentials(proxy_url: &str) {
+    let rest = proxy_url.split_once("://").map_or(proxy_url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return;
+    };
+    crate::secret::remember(userinfo);
+    if let Some((_, password)) = userinfo.split_once(':') {
+        crate::secret::remember(password);
+        crate::secret::remember(&proxy::percent_decode(password));
     }
 }
 
