@@ -161,7 +161,40 @@ pub struct CallContext<'a> {
     pub is_mutation: bool,
 }
 
-const SIGN_IN: &str = "run `loopops-mcp login` in a terminal, then restart the MCP client";
+/// Who reads a rendered message: the model (and through it the user) in a tool
+/// result, or the person who typed a one-shot command in a terminal. One process
+/// has one audience, so the CLI sets it once at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Model,
+    Terminal,
+}
+
+static TERMINAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_audience(audience: Audience) {
+    TERMINAL.store(
+        audience == Audience::Terminal,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+pub fn audience() -> Audience {
+    if TERMINAL.load(std::sync::atomic::Ordering::Relaxed) {
+        Audience::Terminal
+    } else {
+        Audience::Model
+    }
+}
+
+/// How to sign in, worded for who reads it: the person at a terminal is already in
+/// one, and a one-shot command needs no client restart.
+fn sign_in_advice() -> &'static str {
+    match audience() {
+        Audience::Model => "run `loopops-mcp login` in a terminal, then restart the MCP client",
+        Audience::Terminal => "run `loopops-mcp login`",
+    }
+}
 
 impl ApiError {
     pub fn render(&self, ctx: &CallContext<'_>) -> String {
@@ -170,16 +203,17 @@ impl ApiError {
     }
 
     fn render_raw(&self, ctx: &CallContext<'_>) -> String {
+        let sign_in = sign_in_advice();
         let maybe = "The change may or may not have been applied: check the record (e.g. with get_deal or list_activities) before trying again.";
         match self {
             ApiError::NotSignedIn { missing, config } => format!(
-                "Loop Operations is not signed in: {} {} not set (in the environment or the `env` of the `loop-operations` entry in {}). To sign in, {SIGN_IN}. `loopops-mcp status` shows what is configured.",
+                "Loop Operations is not signed in: {} {} not set (in the environment or the `env` of the `loop-operations` entry in {}). To sign in, {sign_in}. `loopops-mcp status` shows what is configured.",
                 missing.join(", "),
                 if missing.len() == 1 { "is" } else { "are" },
                 config.display()
             ),
             ApiError::SignedOut { config } => format!(
-                "Signed out: the saved sign-in was removed from {} (`loopops-mcp logout`). To sign in again, {SIGN_IN}.",
+                "Signed out: the saved sign-in was removed from {} (`loopops-mcp logout`). To sign in again, {sign_in}.",
                 config.display()
             ),
             ApiError::Timeout { ms, maybe_applied } => {
@@ -224,7 +258,7 @@ impl ApiError {
                 message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
             ),
             ApiError::Auth { status, message } => format!(
-                "The Loop API rejected the access token (HTTP {status}) even after a refresh{}. To sign in again, {SIGN_IN}.",
+                "The Loop API rejected the access token (HTTP {status}) even after a refresh{}. To sign in again, {sign_in}.",
                 message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
             ),
             ApiError::RateLimited { retry_after } => match retry_after {
@@ -267,13 +301,14 @@ impl OktaError {
     }
 
     fn render_raw(&self) -> String {
+        let sign_in = sign_in_advice();
         match self {
             OktaError::SignInAgain { detail } => format!(
-                "Signed out: Okta no longer accepts the saved sign-in ({}). To sign in again, {SIGN_IN}.",
+                "Signed out: Okta no longer accepts the saved sign-in ({}). To sign in again, {sign_in}.",
                 detail.trim_end_matches('.')
             ),
             OktaError::ClientConfig { error, detail } => format!(
-                "Okta rejected this app's configuration ({error}: {detail}). Check OKTA_ISSUER and OKTA_CLIENT_ID (`loopops-mcp status`), then {SIGN_IN}."
+                "Okta rejected this app's configuration ({error}: {detail}). Check OKTA_ISSUER and OKTA_CLIENT_ID (`loopops-mcp status`), then {sign_in}."
             ),
             OktaError::Transient { detail, retry_after } => format!(
                 "Okta could not renew the session right now ({detail}); you are still signed in. Try again {}.",
@@ -331,8 +366,12 @@ fn render_http(
             ctx.tool
         ),
         (_, Some("PRECONDITION_FAILED")) | (412, None) => format!(
-            "The Loop API refused the change: {}. The record's current state does not allow it; read it again (get_deal) and tell the user.",
-            said.unwrap_or_else(|| "precondition failed".into())
+            "The Loop API refused the change: {}. The record's current state does not allow it; {}",
+            said.unwrap_or_else(|| "precondition failed".into()),
+            match audience() {
+                Audience::Model => "read it again (get_deal) and tell the user.",
+                Audience::Terminal => "see its current state with `loopops-mcp call get_deal`.",
+            }
         ),
         _ => {
             let mut s = format!("The Loop API failed (HTTP {status}");

@@ -50,6 +50,9 @@ pub struct PromptArg {
     pub title: String,
     pub description: String,
     pub required: bool,
+    /// The tools' type for this value (`"type": "Period"` in skills.json), so that a
+    /// prompt refuses what the tool it leads to would refuse.
+    pub schema: Option<Value>,
 }
 
 #[derive(Debug)]
@@ -154,6 +157,16 @@ impl Prompt {
                 ));
             }
         }
+        for a in &self.arguments {
+            let (Some(schema), Some(value)) = (&a.schema, value_of(&a.name)) else {
+                continue;
+            };
+            let wrapper = json!({"type": "object", "properties": {a.name.as_str(): schema}});
+            let problems = schema::validate(&wrapper, &json!({a.name.as_str(): value}));
+            if !problems.is_empty() {
+                return Err(format!("prompt `{}`: {}", self.name, problems.join("; ")));
+            }
+        }
         let mut out = String::with_capacity(self.template.len() + 64);
         let mut rest = self.template.as_str();
         while let Some(start) = rest.find("{{") {
@@ -186,7 +199,7 @@ fn load(tools_src: &str, skills_src: &str) -> Catalog {
         .as_array()
         .expect("skills.json has prompts")
         .iter()
-        .map(load_prompt)
+        .map(|p| load_prompt(p, types))
         .collect();
     Catalog {
         tools,
@@ -243,7 +256,7 @@ fn load_rule(r: &Value) -> Rule {
     }
 }
 
-fn load_prompt(p: &Value) -> Prompt {
+fn load_prompt(p: &Value, types: &Map<String, Value>) -> Prompt {
     let text = |v: &Value, k: &str| {
         v[k].as_str()
             .unwrap_or_else(|| panic!("prompt field {k}"))
@@ -262,6 +275,9 @@ fn load_prompt(p: &Value) -> Prompt {
                 title: text(a, "title"),
                 description: text(a, "description"),
                 required: a["required"].as_bool().unwrap_or(false),
+                schema: a["type"]
+                    .as_str()
+                    .map(|name| expand(&json!({"$type": name}), types)),
             })
             .collect(),
         template: lines(&p["template"]),
@@ -438,5 +454,22 @@ mod tests {
         let mut bad = Map::new();
         bad.insert("deal".into(), json!(5));
         assert!(d.render(&bad).is_err());
+    }
+
+    #[test]
+    fn prompt_arguments_follow_the_tools_rules() {
+        let c = catalog();
+        let tool_rule = c
+            .tool("get_forecast")
+            .unwrap()
+            .check_arguments(&json!({"period": "garbage"}));
+        for name in ["pipeline_review", "forecast_call_prep"] {
+            let mut args = Map::new();
+            args.insert("period".into(), json!("garbage"));
+            let err = c.prompt(name).unwrap().render(&args).unwrap_err();
+            assert_eq!(err, format!("prompt `{name}`: {}", tool_rule[0]));
+            args.insert("period".into(), json!("2026-Q3"));
+            assert!(c.prompt(name).unwrap().render(&args).is_ok());
+        }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::config_file::DEFAULT_SERVER_NAME;
 use crate::catalog;
+use crate::error::{self, Audience};
 use crate::log;
 use crate::mcp::framing::{self, LineReader};
 use crate::mcp::jsonrpc;
@@ -30,11 +31,11 @@ Usage: loopops-mcp [COMMAND] [OPTIONS]
 Commands:
   serve              Run the MCP server on stdin/stdout (the default)
   login              Sign in with Okta and save the entry in the MCP config
-  logout             Revoke the saved sign-in and remove it from the config
+  logout             Sign out: blank the saved sign-in in the config, revoke it at Okta
   status             Show the configuration; --check also signs in and calls whoami
   tools              List the tools
   call TOOL [JSON]   Call one tool with JSON arguments and print the result
-  prompt NAME [K=V]  Print a skill (MCP prompt) rendered with its arguments
+  prompt [NAME K=V]  List the skills (MCP prompts), or print one rendered
   help               Print this help
 
 Run `loopops-mcp COMMAND --help` for a command's options.
@@ -42,6 +43,9 @@ Run `loopops-mcp COMMAND --help` for a command's options.
 Options:
   -h, --help         Print help (also after a command)
   -V, --version      Print the version
+
+Exit codes: 0 success, 1 the command ran and failed, 2 usage error. Ctrl-C ends a
+command at once (a shell reports 130); `serve` exits 0 on end of input, SIGTERM or Ctrl-C.
 
 Settings come from the environment, else from the `loop-operations` entry of the
 MCP config file (LOOP_MCP_CONFIG, else ~/.mcp.json). See README.md.";
@@ -74,10 +78,16 @@ Options:
 Exit codes: 0 signed in, 1 sign-in failed (denied, expired, Okta error), 2 usage error.";
 
 const LOGOUT_USAGE: &str = "\
-Revoke the saved refresh token at Okta and remove it from the config entry. Works
-offline: the token is removed locally and the failed revocation is reported.
+Sign out: blank the saved refresh token in the config entry (a running server sees
+the blank and stops using its own copy), then revoke the token at Okta. Works offline:
+the token is blanked locally and the failed revocation is reported.
 
-Usage: loopops-mcp logout [--config PATH] [--name NAME] [--json]";
+Usage: loopops-mcp logout [--config PATH] [--name NAME] [--json]
+
+Options:
+  --config PATH    The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
+  --name NAME      The entry under mcpServers (default: loop-operations)
+  --json           Print the result as JSON";
 
 const STATUS_USAGE: &str = "\
 Show the configuration: config file, entry, API mode or what is missing, the Okta
@@ -87,9 +97,11 @@ prints a token.
 Usage: loopops-mcp status [--check] [--config PATH] [--name NAME] [--json]
 
 Options:
-  --check    Also sign in (saving a rotated token safely) and call whoami; exit 1
-             naming the failing step (settings, okta, api) if it does not work
-  --json     Print the status as JSON
+  --check          Also sign in (saving a rotated token safely) and call whoami; exit 1
+                   naming the failing step (settings, okta, api) if it does not work
+  --config PATH    The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
+  --name NAME      The entry under mcpServers (default: loop-operations)
+  --json           Print the status as JSON
 
 Exit codes: 0 configured (and, with --check, working), 1 otherwise.";
 
@@ -117,15 +129,18 @@ Options:
   --name NAME    The config entry to read under mcpServers (default: loop-operations)
   --config PATH  The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
 
-Example:
-  loopops-mcp call search_deals '{\"query\": \"Acme\", \"limit\": 5}'";
+Examples:
+  loopops-mcp call whoami
+  loopops-mcp call search_deals '{\"stages\": [\"negotiation\"], \"limit\": 5}'";
 
 const PROMPT_USAGE: &str = "\
-Print a skill (MCP prompt) rendered with its arguments.
+List the skills (MCP prompts), or print one rendered with its arguments. Arguments
+are checked with the same rules as the tools they lead to.
 
-Usage: loopops-mcp prompt NAME [KEY=VALUE ...]
+Usage: loopops-mcp prompt [NAME [KEY=VALUE ...]]
 
-Example:
+Examples:
+  loopops-mcp prompt
   loopops-mcp prompt pipeline_review period=2026-Q3";
 
 pub fn run(args: Vec<String>) -> i32 {
@@ -137,6 +152,9 @@ pub fn run(args: Vec<String>) -> i32 {
     // `serve` installs its own handler (exit 0); the others exit 128 + signal, but
     // never in the middle of saving a rotated token.
     signals::install(false);
+    if command != "serve" && !command.starts_with('-') {
+        error::set_audience(Audience::Terminal);
+    }
     let result = match command.as_str() {
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -473,14 +491,27 @@ fn call(args: CallArgs) -> i32 {
             return 2;
         }
     };
-    if catalog::catalog().tool(&args.tool).is_none() {
+    let Some(tool) = catalog::catalog().tool(&args.tool) else {
         eprintln!(
             "error: unknown tool '{}'; `loopops-mcp tools` lists them",
             args.tool
         );
         return 2;
+    };
+    let opts = options(args.read_only, args.name, args.config);
+    if opts.read_only && tool.is_mutation() {
+        let why = if args.read_only {
+            "--read-only"
+        } else {
+            "LOOP_MCP_READ_ONLY is set"
+        };
+        eprintln!(
+            "error: {} changes Loop Operations records, and this command runs read-only ({why}); run it without read-only mode to make the change",
+            tool.name
+        );
+        return 1;
     }
-    let mut server = Server::new(options(args.read_only, args.name, args.config));
+    let mut server = Server::new(opts);
     let answer = request(
         &mut server,
         "tools/call",
@@ -519,17 +550,15 @@ fn call(args: CallArgs) -> i32 {
 }
 
 struct PromptArgs {
-    name: String,
+    /// `None`: list the prompts.
+    name: Option<String>,
     arguments: Map<String, Value>,
 }
 
 fn parse_prompt(args: &[String]) -> Result<PromptArgs, Usage> {
     let p = parse(args, &[], &[], PROMPT_USAGE)?;
     let mut pos = p.positional.iter();
-    let name = pos
-        .next()
-        .ok_or_else(|| Usage::new("missing the prompt name".into(), PROMPT_USAGE))?
-        .clone();
+    let name = pos.next().cloned();
     let mut arguments = Map::new();
     for kv in pos {
         let (k, v) = kv
@@ -540,32 +569,59 @@ fn parse_prompt(args: &[String]) -> Result<PromptArgs, Usage> {
     Ok(PromptArgs { name, arguments })
 }
 
+fn list_prompts() -> i32 {
+    let mut stdout = io::stdout().lock();
+    for p in &catalog::catalog().prompts {
+        let args: Vec<String> = p
+            .arguments
+            .iter()
+            .map(|a| {
+                if a.required {
+                    format!("{}=…", a.name)
+                } else {
+                    format!("[{}=…]", a.name)
+                }
+            })
+            .collect();
+        let _ = writeln!(stdout, "{:<20} {}", p.name, p.title);
+        let _ = writeln!(
+            stdout,
+            "{:<20} loopops-mcp prompt {} {}",
+            "",
+            p.name,
+            args.join(" ")
+        );
+    }
+    0
+}
+
 fn prompt(args: PromptArgs) -> i32 {
+    let Some(name) = args.name else {
+        return list_prompts();
+    };
     let mut server = Server::new(options(false, None, None));
     let answer = request(
         &mut server,
         "prompts/get",
-        json!({"name": args.name, "arguments": args.arguments}),
+        json!({"name": name, "arguments": args.arguments}),
     );
     match answer.get("result") {
         Some(result) => {
-            println!(
+            // `| head` closing the pipe early is not an error.
+            let _ = writeln!(
+                io::stdout().lock(),
                 "{}",
                 result["messages"][0]["content"]["text"].as_str().unwrap_or("")
             );
             0
         }
         None => {
-            let names: Vec<&str> = catalog::catalog()
-                .prompts
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            eprintln!(
-                "error: {}\n(prompts: {})",
-                answer["error"]["message"].as_str().unwrap_or("unknown error"),
-                names.join(", ")
-            );
+            let message = answer["error"]["message"].as_str().unwrap_or("unknown error");
+            if catalog::catalog().prompt(&name).is_some() {
+                eprintln!("error: {message}");
+            } else {
+                eprintln!("error: {message}; `loopops-mcp prompt` lists the prompts and their arguments");
+            }
             2
         }
     }
