@@ -85,13 +85,31 @@ pub fn init_from_env() {
     }
 }
 
+/// `CLIENT_LEVEL` when nothing goes to the client.
+const CLIENT_OFF: u8 = u8::MAX;
+
 pub fn set_client_level(level: Level) {
     CLIENT_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// The level at and above which messages go to the client; `None`: none do. A modern
+/// request sets its own for its duration (`_meta` `logLevel`, absent means none) and
+/// puts the session's back afterwards.
+pub fn client_threshold() -> Option<Level> {
+    let v = CLIENT_LEVEL.load(Ordering::Relaxed);
+    (v != CLIENT_OFF).then(|| Level::from_u8(v))
+}
+
+pub fn set_client_threshold(level: Option<Level>) {
+    CLIENT_LEVEL.store(level.map_or(CLIENT_OFF, |l| l as u8), Ordering::Relaxed);
+}
+
+fn to_client(level: Level) -> bool {
+    client_threshold().is_some_and(|t| level >= t)
+}
+
 pub fn enabled(level: Level) -> bool {
-    level >= Level::from_u8(STDERR_LEVEL.load(Ordering::Relaxed))
-        || level >= Level::from_u8(CLIENT_LEVEL.load(Ordering::Relaxed))
+    level >= Level::from_u8(STDERR_LEVEL.load(Ordering::Relaxed)) || to_client(level)
 }
 
 pub fn log(level: Level, message: &str) {
@@ -107,7 +125,7 @@ pub fn log(level: Level, message: &str) {
             level.as_str()
         );
     }
-    if level >= Level::from_u8(CLIENT_LEVEL.load(Ordering::Relaxed)) {
+    if to_client(level) {
         PENDING
             .lock()
             .unwrap_or_else(|e| e.into_inner())

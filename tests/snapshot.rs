@@ -8,17 +8,34 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+const VERSIONS: [&str; 5] = [
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    "2026-07-28",
+];
 
+/// Legacy versions through `initialize`; 2026-07-28 statelessly, as its clients ask.
 fn tools_list(version: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
-    let input = format!(
-        "{}\n{}\n",
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":version,"capabilities":{}}}),
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/list"})
-    );
+    let input = if version >= "2026-07-28" {
+        format!(
+            "{}\n",
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{
+                "io.modelcontextprotocol/protocolVersion": version,
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }}})
+        )
+    } else {
+        format!(
+            "{}\n{}\n",
+            json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":version,"capabilities":{}}}),
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/list"})
+        )
+    };
     let out = support::run(args, env, input.as_bytes(), Duration::from_secs(10));
     let lines = support::json_lines(&out.stdout);
-    lines[1]["result"].clone()
+    lines.last().expect("an answer")["result"].clone()
 }
 
 #[test]
@@ -53,6 +70,20 @@ fn versions_get_only_their_fields() {
             assert_eq!(has("title"), version >= "2025-06-18", "{version}");
             assert_eq!(has("outputSchema"), version >= "2025-06-18", "{version}");
             assert_eq!(t["inputSchema"]["type"], "object");
+        }
+        // The modern era's envelope: never without every required field.
+        let modern = version >= "2026-07-28";
+        assert_eq!(list.get("resultType").is_some(), modern, "{version}");
+        assert_eq!(list.get("ttlMs").is_some(), modern, "{version}");
+        assert_eq!(list.get("cacheScope").is_some(), modern, "{version}");
+        if modern {
+            assert_eq!(list["resultType"], "complete");
+            assert!(list["ttlMs"].as_u64().is_some());
+            assert_eq!(list["cacheScope"], "public");
+            assert_eq!(
+                list["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+                "loopops-mcp"
+            );
         }
     }
 }

@@ -69,18 +69,27 @@ fn run(t: &Transcript, inputs: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Each step gets the lines that the full run shares with the run that stops after
+/// it; what only the end of input produces (closing open subscriptions) goes with
+/// the last step.
 fn update(path: &Path, t: &Transcript) {
     let mut text = t.header.join("\n");
     text.push('\n');
+    let all: Vec<&str> = t.steps.iter().map(|s| s.0.as_str()).collect();
+    let full = run(t, &all);
     let mut seen = 0;
     for i in 0..t.steps.len() {
-        let inputs: Vec<&str> = t.steps[..=i].iter().map(|s| s.0.as_str()).collect();
-        let out = run(t, &inputs);
+        let upto = if i + 1 == t.steps.len() {
+            full.len()
+        } else {
+            let out = run(t, &all[..=i]);
+            out.iter().zip(&full).take_while(|(a, b)| a == b).count()
+        };
         text.push_str(&format!("-> {}\n", t.steps[i].0));
-        for line in &out[seen..] {
+        for line in &full[seen..upto.max(seen)] {
             text.push_str(&format!("<- {line}\n"));
         }
-        seen = out.len();
+        seen = upto.max(seen);
     }
     fs::write(path, text).unwrap();
 }

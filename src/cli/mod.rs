@@ -402,7 +402,8 @@ fn serve(args: ServeArgs) -> i32 {
             return 0;
         }
     }
-    let _ = out.flush();
+    // Open subscriptions get their graceful end; then everything is out.
+    let _ = server.shutdown(&mut out);
     0
 }
 

@@ -13,6 +13,8 @@ pub const INTERNAL_ERROR: i64 = -32603;
 pub struct RpcError {
     pub code: i64,
     pub message: String,
+    /// The error's `data` member (`-32021`/`-32022` carry one).
+    pub data: Option<Value>,
 }
 
 impl RpcError {
@@ -20,6 +22,15 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(code: i64, message: impl Into<String>, data: Value) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+            data: Some(data),
         }
     }
 
@@ -36,8 +47,11 @@ pub enum Incoming {
         method: String,
         params: Map<String, Value>,
     },
-    /// Nothing to answer.
-    Notification,
+    /// Nothing to answer (`notifications/cancelled` may end a subscription).
+    Notification {
+        method: String,
+        params: Map<String, Value>,
+    },
     /// A response from the client. We never send requests, so it is ignored.
     Response,
     /// Not a valid message; answer with this error (id is `null` when unknown).
@@ -83,13 +97,16 @@ pub fn classify(msg: Value) -> Incoming {
                     error: RpcError::invalid_params("`params` must be an object"),
                 },
                 // A notification cannot be answered; treat it as one with no params.
-                None => Incoming::Notification,
+                None => Incoming::Notification {
+                    method,
+                    params: Map::new(),
+                },
             };
         }
     };
     match id {
         Some(id) => Incoming::Request { id, method, params },
-        None => Incoming::Notification,
+        None => Incoming::Notification { method, params },
     }
 }
 
@@ -107,7 +124,11 @@ pub fn result(id: Value, result: Value) -> Value {
 }
 
 pub fn error(id: Value, err: &RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": err.code, "message": err.message}})
+    let mut e = json!({"code": err.code, "message": err.message});
+    if let Some(data) = &err.data {
+        e["data"] = data.clone();
+    }
+    envelope([("id", id), ("error", e)])
 }
 
 pub fn notification(method: &str, params: Value) -> Value {
@@ -139,7 +160,7 @@ mod tests {
         let r = classify(json!({"jsonrpc":"2.0","id":7,"method":"ping"}));
         assert!(matches!(r, Incoming::Request { ref method, .. } if method == "ping"));
         let n = classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
-        assert!(matches!(n, Incoming::Notification));
+        assert!(matches!(n, Incoming::Notification { .. }));
     }
 
     #[test]

@@ -1,15 +1,69 @@
 //! How the catalog looks on the wire: `tools/list` and `prompts/list` entries with only
-//! the fields each protocol version has.
+//! the fields each protocol version has, our capabilities, and `server/discover`.
+//! What never changes is built once per process and kept: clients ask often.
 
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Kind, Prompt, Tool, catalog};
+use crate::mcp::era::{self, Envelope};
 use crate::mcp::protocol::Version;
 
-/// The `tools/list` result for a version, with or without the mutations: built once
-/// per process and kept, since clients ask for it often and it never changes.
+/// The Skills extension's id (spec/skills-extension/).
+pub const SKILLS_EXTENSION: &str = "io.modelcontextprotocol/skills";
+
+/// Our capabilities, in both eras. The skills extension is declared only to a client
+/// that declares it (it is a draft).
+pub fn capabilities(skills: bool) -> Value {
+    let mut caps = json!({
+        "logging": {},
+        "prompts": {"listChanged": false},
+        "tools": {"listChanged": false}
+    });
+    if skills {
+        caps["extensions"] = json!({ SKILLS_EXTENSION: {} });
+    }
+    caps
+}
+
+/// The `server/discover` result, with or without the skills extension.
+pub fn discover(skills: bool) -> &'static Value {
+    static DISCOVER: OnceLock<[Value; 2]> = OnceLock::new();
+    let both = DISCOVER.get_or_init(|| {
+        [false, true].map(|skills| {
+            let mut m = Map::new();
+            m.insert("resultType".into(), json!("complete"));
+            m.insert("supportedVersions".into(), json!(Version::SUPPORTED_NEWEST_FIRST));
+            m.insert("capabilities".into(), capabilities(skills));
+            m.insert("instructions".into(), json!(catalog().instructions));
+            era::add_cache_hints(&mut m);
+            era::add_server_info(&mut m);
+            Value::Object(m)
+        })
+    });
+    &both[usize::from(skills)]
+}
+
+/// A list result in the request's era: modern ones carry the caching hints.
+pub fn cacheable(env: &Envelope, result: Value) -> Value {
+    finish_list(env.version, result)
+}
+
+/// Modern lists say what they are, how long to keep them and who answered, once, at
+/// build time (the era's envelope then leaves them alone).
+fn finish_list(version: Version, mut result: Value) -> Value {
+    if version.is_modern()
+        && let Value::Object(m) = &mut result
+    {
+        m.insert("resultType".into(), json!("complete"));
+        era::add_cache_hints(m);
+        era::add_server_info(m);
+    }
+    result
+}
+
+/// The `tools/list` result for a version, with or without the mutations.
 pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
     static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
     let lists = LISTS.get_or_init(|| {
@@ -23,16 +77,26 @@ pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
                     .map(|t| tool_json(t, v));
                 let mut m = Map::new();
                 m.insert("tools".into(), Value::Array(tools.collect()));
-                all.push(Value::Object(m));
+                all.push(finish_list(v, Value::Object(m)));
             }
         }
         all
     });
-    let index = Version::ALL
-        .iter()
-        .position(|v| *v == version)
-        .expect("a known version");
-    &lists[index * 2 + usize::from(read_only)]
+    &lists[version.index() * 2 + usize::from(read_only)]
+}
+
+/// The `prompts/list` result for a version.
+pub fn prompts_list(version: Version) -> &'static Value {
+    static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
+    let lists = LISTS.get_or_init(|| {
+        Version::ALL
+            .map(|v| {
+                let prompts: Vec<Value> = catalog().prompts.iter().map(|p| prompt_json(p, v)).collect();
+                finish_list(v, json!({ "prompts": prompts }))
+            })
+            .to_vec()
+    });
+    &lists[version.index()]
 }
 
 /// The `tools/list` entry, with only the fields the negotiated version has.

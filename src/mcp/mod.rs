@@ -1,8 +1,11 @@
 //! The MCP layer: lines in, JSON-RPC messages, protocol versions, dispatch to tools and
 //! prompts, answers out.
 
+pub mod era;
 pub mod framing;
 pub mod jsonrpc;
 pub mod listing;
+pub mod mrtr;
 pub mod protocol;
 pub mod server;
+pub mod sha256;

@@ -9,9 +9,11 @@ use serde_json::{Map, Value, json};
 use crate::api::tools::{self, Executor};
 use crate::catalog::{self, Tool};
 use crate::log::{self, Level};
+use crate::mcp::era::{self, Envelope};
 use crate::mcp::framing::Frame;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError};
 use crate::mcp::listing;
+use crate::mcp::mrtr::{InputRequired, StateSeal};
 use crate::mcp::protocol::Version;
 
 /// Where answers and notifications go.
@@ -64,24 +66,65 @@ pub struct Options {
     pub config: Option<std::path::PathBuf>,
 }
 
+/// What a handler produced for one request.
+#[derive(Debug)]
+pub enum Answer {
+    /// The result (`resultType: "complete"` in the modern era).
+    Complete(Value),
+    /// Modern era only: ask the client for input, then expect a retry.
+    InputRequired(InputRequired),
+    /// No response now: a `subscriptions/listen` stream stays open until cancelled or
+    /// until we shut down.
+    Later,
+}
+
+/// Bound on open `subscriptions/listen` streams (each costs one id).
+const MAX_LISTENS: usize = 64;
+
 pub struct Server {
-    version: Option<Version>,
+    /// The legacy session `initialize` opened: its version and the client's capabilities.
+    session: Option<(Version, Value)>,
     read_only: bool,
     executor: Executor,
+    /// Made on first use: most sessions never ask for input.
+    seal: Option<StateSeal>,
+    /// Ids of the open `subscriptions/listen` requests.
+    listens: Vec<Value>,
 }
 
 impl Server {
     pub fn new(opts: Options) -> Server {
         Server {
-            version: None,
+            session: None,
             read_only: opts.read_only,
             executor: Executor::new(&opts.server_name, opts.config),
+            seal: None,
+            listens: Vec::new(),
         }
     }
 
-    /// Before `initialize`, requests are served as the latest version.
+    /// Before `initialize`, requests are served as the latest handshake version.
     fn version(&self) -> Version {
-        self.version.unwrap_or(Version::LATEST)
+        self.session.as_ref().map_or(Version::LATEST, |s| s.0)
+    }
+
+    /// Seals and opens `requestState` for multi round-trip requests (see `mrtr`).
+    pub fn state_seal(&mut self) -> &mut StateSeal {
+        self.seal.get_or_insert_with(StateSeal::new)
+    }
+
+    /// At end of input: close open subscriptions gracefully (their one response).
+    pub fn shutdown(&mut self, out: &mut dyn Sink) -> io::Result<()> {
+        for id in std::mem::take(&mut self.listens) {
+            let mut meta = Map::new();
+            meta.insert(era::META_SUBSCRIPTION.into(), id.clone());
+            let mut result = Map::new();
+            result.insert("resultType".into(), json!("complete"));
+            result.insert("_meta".into(), Value::Object(meta));
+            era::add_server_info(&mut result);
+            out.send(&jsonrpc::result(id, Value::Object(result)))?;
+        }
+        out.flush()
     }
 
     /// Handle one frame; an `Err` means the output is gone (EPIPE) and we should stop.
@@ -148,51 +191,157 @@ impl Server {
     /// The answer to one message, if it gets one.
     fn handle_message(&mut self, message: Value, out: &mut dyn Sink) -> io::Result<Option<Value>> {
         match jsonrpc::classify(message) {
-            Incoming::Request { id, method, params } => {
-                // A bug in one handler must not take the session down with it.
-                let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&method, params, out)))
-                    .unwrap_or_else(|_| {
-                        Err(RpcError::new(
-                            jsonrpc::INTERNAL_ERROR,
-                            format!("internal error while handling {method}; the server keeps running (please report this)"),
-                        ))
-                    });
-                self.flush_log(out)?;
-                Ok(Some(match result {
-                    Ok(value) => jsonrpc::result(id, value),
-                    Err(err) => jsonrpc::error(id, &err),
-                }))
+            Incoming::Request { id, method, params } => self.handle_request(id, &method, params, out),
+            Incoming::Notification { method, params } => {
+                // A cancelled subscription ends silently. Anything else it names has
+                // been answered already (we answer in order); initialized, roots
+                // changes and unknown notifications need nothing.
+                if method == "notifications/cancelled"
+                    && let Some(id) = params.get("requestId")
+                {
+                    self.listens.retain(|l| l != id);
+                }
+                Ok(None)
             }
-            // initialized, cancelled (we answer in order, so whatever it names has been
-            // answered already), roots changes, unknown ones: nothing to do.
-            Incoming::Notification => Ok(None),
             Incoming::Response => Ok(None),
             Incoming::Invalid { id, error } => Ok(Some(jsonrpc::error(id, &error))),
         }
     }
 
-    fn dispatch(
+    /// One request: its era's envelope, the shared core, the era's answer.
+    fn handle_request(
         &mut self,
+        id: Value,
         method: &str,
         params: Map<String, Value>,
         out: &mut dyn Sink,
-    ) -> Result<Value, RpcError> {
+    ) -> io::Result<Option<Value>> {
+        let session = self.session.as_ref().map(|(v, c)| (*v, c));
+        // `initialize` opens a legacy session whatever else it carries.
+        let envelope = if method == "initialize" {
+            Envelope::of(&Map::new(), session)
+        } else {
+            Envelope::of(&params, session)
+        };
+        let env = match envelope {
+            Ok(env) => env,
+            Err(err) => return Ok(Some(jsonrpc::error(id, &err))),
+        };
+        // A stateless request logs to the client at its own level only.
+        let session_level = log::client_threshold();
+        if env.stateless {
+            log::set_client_threshold(env.log_level);
+        }
+        // A bug in one handler must not take the session down with it.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(method, &env, &id, params, out)))
+            .unwrap_or_else(|_| {
+                Err(RpcError::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    format!("internal error while handling {method}; the server keeps running (please report this)"),
+                ))
+            });
+        let flushed = self.flush_log(out);
+        if env.stateless {
+            log::set_client_threshold(session_level);
+        }
+        flushed?;
+        let result = result.and_then(|answer| match answer {
+            Answer::Complete(value) => Ok(Some(env.complete(value))),
+            Answer::InputRequired(ir) => env.input_required(ir).map(Some),
+            Answer::Later => Ok(None),
+        });
+        Ok(match result {
+            Ok(Some(value)) => Some(jsonrpc::result(id, value)),
+            Ok(None) => None,
+            Err(err) => Some(jsonrpc::error(id, &err)),
+        })
+    }
+
+    fn dispatch(
+        &mut self,
+        method: &str,
+        env: &Envelope,
+        id: &Value,
+        params: Map<String, Value>,
+        out: &mut dyn Sink,
+    ) -> Result<Answer, RpcError> {
+        let modern = env.modern();
+        let done = Answer::Complete;
         match method {
-            "initialize" => self.initialize(&params),
-            "ping" => Ok(json!({})),
-            "tools/list" => self.tools_list(&params),
-            "tools/call" => self.tools_call(&params, out),
-            "prompts/list" => self.prompts_list(&params),
-            "prompts/get" => self.prompts_get(&params),
-            "logging/setLevel" => set_level(&params),
+            "initialize" => self.initialize(&params).map(done),
+            "server/discover" => self.discover(env).map(done),
+            // Gone from the modern era (spec/2026-07-28/changelog.mdx, major change 5).
+            "ping" if !modern => Ok(done(json!({}))),
+            "logging/setLevel" if !modern => set_level(&params).map(done),
+            "subscriptions/listen" if modern => self.listen(id, &params, out),
+            "tools/list" => self.tools_list(env, &params).map(done),
+            "tools/call" => self.tools_call(env, &params, out),
+            "prompts/list" => self.prompts_list(env, &params).map(done),
+            "prompts/get" => self.prompts_get(&params).map(done),
             // Clients poll these whatever we declare; we have none.
-            "resources/list" => no_cursor(&params).map(|_| json!({"resources": []})),
-            "resources/templates/list" => no_cursor(&params).map(|_| json!({"resourceTemplates": []})),
+            "resources/list" => {
+                no_cursor(&params).map(|_| done(listing::cacheable(env, json!({"resources": []}))))
+            }
+            "resources/templates/list" => {
+                no_cursor(&params).map(|_| done(listing::cacheable(env, json!({"resourceTemplates": []}))))
+            }
             _ => Err(RpcError::new(
                 jsonrpc::METHOD_NOT_FOUND,
                 format!("Method not found: {method}"),
             )),
         }
+    }
+
+    /// `server/discover`: only as a modern request (a probe without the version in
+    /// `_meta` is not one, so a dual-era client falls back to `initialize`).
+    fn discover(&self, env: &Envelope) -> Result<Value, RpcError> {
+        if !env.stateless {
+            return Err(RpcError::invalid_params(format!(
+                "server/discover needs `_meta[\"{}\"]` (and the client's capabilities) in its params",
+                era::META_VERSION
+            )));
+        }
+        Ok(listing::discover(env.has_extension(listing::SKILLS_EXTENSION)).clone())
+    }
+
+    /// `subscriptions/listen`: acknowledged at once with the notifications we will
+    /// send, which is none, since our lists never change while we run (and we say so
+    /// with `listChanged: false`). The stream stays open until cancelled or shutdown.
+    fn listen(
+        &mut self,
+        id: &Value,
+        params: &Map<String, Value>,
+        out: &mut dyn Sink,
+    ) -> Result<Answer, RpcError> {
+        if !params.get("notifications").is_some_and(Value::is_object) {
+            return Err(RpcError::invalid_params(
+                "`notifications` (the filter of notifications to receive) must be an object",
+            ));
+        }
+        if self.listens.contains(id) {
+            return Err(RpcError::invalid_params(format!(
+                "subscription {id} is already open"
+            )));
+        }
+        if self.listens.len() >= MAX_LISTENS {
+            return Err(RpcError::invalid_params(format!(
+                "too many open subscriptions ({MAX_LISTENS}); cancel one first"
+            )));
+        }
+        let mut meta = Map::new();
+        meta.insert(era::META_SUBSCRIPTION.into(), id.clone());
+        let ack = jsonrpc::notification(
+            "notifications/subscriptions/acknowledged",
+            json!({"_meta": meta, "notifications": {}}),
+        );
+        out.send(&ack).map_err(|e| {
+            RpcError::new(
+                jsonrpc::INTERNAL_ERROR,
+                format!("writing the acknowledgement failed: {e}"),
+            )
+        })?;
+        self.listens.push(id.clone());
+        Ok(Answer::Later)
     }
 
     fn initialize(&mut self, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -205,29 +354,31 @@ impl Server {
             return Err(RpcError::invalid_params("`capabilities` must be an object"));
         }
         let version = Version::negotiate(requested);
-        self.version = Some(version);
-        let mut server_info = json!({"name": "loopops-mcp", "version": env!("CARGO_PKG_VERSION")});
-        if version.has_titles_and_structured_output() {
-            server_info["title"] = json!("Loop Operations");
-        }
+        let capabilities = params.get("capabilities").cloned().unwrap_or_else(|| json!({}));
+        let skills = capabilities
+            .get("extensions")
+            .and_then(|e| e.get(listing::SKILLS_EXTENSION))
+            .is_some_and(Value::is_object);
+        self.session = Some((version, capabilities));
         Ok(json!({
             "protocolVersion": version.as_str(),
-            "capabilities": {
-                "logging": {},
-                "prompts": {"listChanged": false},
-                "tools": {"listChanged": false}
-            },
-            "serverInfo": server_info,
+            "capabilities": listing::capabilities(skills),
+            "serverInfo": era::server_info(version),
             "instructions": catalog::catalog().instructions,
         }))
     }
 
-    fn tools_list(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    fn tools_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcError> {
         no_cursor(params)?;
-        Ok(listing::tools_list(self.version(), self.read_only).clone())
+        Ok(listing::tools_list(env.version, self.read_only).clone())
     }
 
-    fn tools_call(&mut self, params: &Map<String, Value>, out: &mut dyn Sink) -> Result<Value, RpcError> {
+    fn tools_call(
+        &mut self,
+        env: &Envelope,
+        params: &Map<String, Value>,
+        out: &mut dyn Sink,
+    ) -> Result<Answer, RpcError> {
         let name = match params.get("name") {
             Some(Value::String(n)) => n.as_str(),
             Some(_) => return Err(RpcError::invalid_params("`name` must be a string")),
@@ -242,23 +393,23 @@ impl Server {
             return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));
         };
         if self.read_only && tool.is_mutation() {
-            return Ok(tools::failure(format!(
+            return Ok(Answer::Complete(tools::failure(format!(
                 "{name} is disabled: this server runs read-only (LOOP_MCP_READ_ONLY=1 or `serve --read-only`), so it cannot change Loop Operations records. Tell the user; they can make the change in the Loop Operations app."
-            )));
+            ))));
         }
-        let version = self.version();
+        let version = env.version;
         let problems = tool.check_arguments(&args);
         if !problems.is_empty() {
             let text = format!("Invalid arguments for {name}: {}.", problems.join("; "));
             return if version.invalid_arguments_are_tool_errors() {
-                Ok(tools::failure(text))
+                Ok(Answer::Complete(tools::failure(text)))
             } else {
                 Err(RpcError::invalid_params(text))
             };
         }
         let progress = progress_token(params);
         let result = self.run_tool(tool, &args, progress, out);
-        Ok(match result {
+        Ok(Answer::Complete(match result {
             Ok(value) if value.is_object() => {
                 let pageable = tool.input["properties"].get("cursor").is_some();
                 tools::success(value, version.has_titles_and_structured_output(), pageable)
@@ -269,7 +420,7 @@ impl Server {
                 json_kind(&other)
             )),
             Err(e) => tools::api_failure(tool, &e),
-        })
+        }))
     }
 
     fn run_tool(
@@ -297,15 +448,9 @@ impl Server {
         self.executor.call(tool, args, &mut on_retry)
     }
 
-    fn prompts_list(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    fn prompts_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcError> {
         no_cursor(params)?;
-        let version = self.version();
-        let prompts: Vec<Value> = catalog::catalog()
-            .prompts
-            .iter()
-            .map(|p| listing::prompt_json(p, version))
-            .collect();
-        Ok(json!({ "prompts": prompts }))
+        Ok(listing::prompts_list(env.version).clone())
     }
 
     fn prompts_get(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
