@@ -118,3 +118,35 @@ fn modern_requests_never_take_the_legacy_sessions_capabilities() {
     assert!(legacy["result"]["tools"][0].get("title").is_none());
     s.finish();
 }
+
+#[test]
+fn skill_digests_match_the_bytes_resources_read_serves() {
+    use loopops_mcp::mcp::sha256;
+    let mut s = support::Session::start(&["serve"], &[]);
+    let caps = json!({"extensions": {"io.modelcontextprotocol/skills": {}}});
+    let params = json!({"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": caps
+    }});
+    let list = s.request("skills/list", params.clone());
+    let skills = list["result"]["skills"].as_array().unwrap().clone();
+    assert_eq!(skills.len(), 4);
+    let resources = s.request("resources/list", params.clone());
+    assert_eq!(resources["result"]["resources"].as_array().unwrap().len(), 4);
+    for skill in skills {
+        let uri = skill["uri"].as_str().unwrap();
+        let read = s.request("resources/read", with(params.clone(), "uri", json!(uri)));
+        let text = read["result"]["contents"][0]["text"].as_str().unwrap();
+        assert_eq!(read["result"]["contents"][0]["mimeType"], "text/markdown");
+        let digest = format!("sha256:{}", sha256::hex(&sha256::sha256(text.as_bytes())));
+        assert_eq!(skill["resources"][0]["digest"], digest.as_str(), "{uri}");
+        assert_eq!(skill["resources"][0]["uri"], uri);
+        // The frontmatter in the file is the frontmatter in the listing.
+        let name = skill["frontmatter"]["name"].as_str().unwrap();
+        assert!(text.starts_with(&format!("---\nname: \"{name}\"\n")), "{text}");
+        assert!(uri.ends_with(&format!("/{name}/SKILL.md")));
+        let got = s.request("skills/get", with(params.clone(), "uri", json!(uri)));
+        assert_eq!(got["result"]["skill"], skill);
+    }
+    s.finish();
+}

@@ -6,6 +6,7 @@
 
 pub mod pattern;
 pub mod schema;
+pub mod skill_file;
 
 use std::sync::OnceLock;
 
@@ -167,6 +168,12 @@ impl Prompt {
                 return Err(format!("prompt `{}`: {}", self.name, problems.join("; ")));
             }
         }
+        Ok(self.fill(|name, default| value_of(name).unwrap_or(default).to_string()))
+    }
+
+    /// The template with each `{{name|default}}` replaced by `value(name, default)`:
+    /// the prompt puts in the user's values, the skill file says where they go.
+    pub fn fill(&self, value: impl Fn(&str, &str) -> String) -> String {
         let mut out = String::with_capacity(self.template.len() + 64);
         let mut rest = self.template.as_str();
         while let Some(start) = rest.find("{{") {
@@ -177,11 +184,11 @@ impl Prompt {
                 + start;
             let inner = &rest[start + 2..end];
             let (name, default) = inner.split_once('|').unwrap_or((inner, ""));
-            out.push_str(value_of(name).unwrap_or(default));
+            out.push_str(&value(name, default));
             rest = &rest[end + 2..];
         }
         out.push_str(rest);
-        Ok(out)
+        out
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::catalog::{Kind, Prompt, Tool, catalog};
 use crate::mcp::era::{self, Envelope};
+use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::protocol::Version;
 
 /// The Skills extension's id (spec/skills-extension/).
@@ -19,6 +20,7 @@ pub fn capabilities(skills: bool) -> Value {
     let mut caps = json!({
         "logging": {},
         "prompts": {"listChanged": false},
+        "resources": {"listChanged": false},
         "tools": {"listChanged": false}
     });
     if skills {
@@ -45,6 +47,15 @@ pub fn discover(skills: bool) -> &'static Value {
     &both[usize::from(skills)]
 }
 
+/// We answer every list in one page, so any cursor is one we never gave out.
+pub fn no_cursor(params: &Map<String, Value>) -> Result<(), RpcError> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(c)) => Err(RpcError::invalid_params(format!("unknown cursor {c:?}"))),
+        Some(_) => Err(RpcError::invalid_params("`cursor` must be a string")),
+    }
+}
+
 /// A list result in the request's era: modern ones carry the caching hints.
 pub fn cacheable(env: &Envelope, result: Value) -> Value {
     finish_list(env.version, result)
@@ -52,7 +63,7 @@ pub fn cacheable(env: &Envelope, result: Value) -> Value {
 
 /// Modern lists say what they are, how long to keep them and who answered, once, at
 /// build time (the era's envelope then leaves them alone).
-fn finish_list(version: Version, mut result: Value) -> Value {
+pub fn finish_list(version: Version, mut result: Value) -> Value {
     if version.is_modern()
         && let Value::Object(m) = &mut result
     {

@@ -7,5 +7,6 @@ pub mod jsonrpc;
 pub mod listing;
 pub mod mrtr;
 pub mod protocol;
+pub mod resources;
 pub mod server;
 pub mod sha256;

@@ -12,9 +12,10 @@ use crate::log::{self, Level};
 use crate::mcp::era::{self, Envelope};
 use crate::mcp::framing::Frame;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError};
-use crate::mcp::listing;
+use crate::mcp::listing::{self, no_cursor};
 use crate::mcp::mrtr::{InputRequired, StateSeal};
 use crate::mcp::protocol::Version;
+use crate::mcp::resources;
 
 /// Where answers and notifications go.
 pub trait Sink {
@@ -278,10 +279,11 @@ impl Server {
             "tools/call" => self.tools_call(env, &params, out),
             "prompts/list" => self.prompts_list(env, &params).map(done),
             "prompts/get" => self.prompts_get(&params).map(done),
-            // Clients poll these whatever we declare; we have none.
-            "resources/list" => {
-                no_cursor(&params).map(|_| done(listing::cacheable(env, json!({"resources": []}))))
-            }
+            "resources/list" => no_cursor(&params).map(|_| done(resources::list(env).clone())),
+            "resources/read" => resources::read(env, &params).map(done),
+            "skills/list" => resources::skills_list(env, &params).map(done),
+            "skills/get" => resources::skills_get(env, &params).map(done),
+            // Clients poll this whatever we declare; we have none.
             "resources/templates/list" => {
                 no_cursor(&params).map(|_| done(listing::cacheable(env, json!({"resourceTemplates": []}))))
             }
@@ -501,15 +503,6 @@ fn set_level(params: &Map<String, Value>) -> Result<Value, RpcError> {
         })?;
     log::set_client_level(level);
     Ok(json!({}))
-}
-
-/// We answer every list in one page, so any cursor is one we never gave out.
-fn no_cursor(params: &Map<String, Value>) -> Result<(), RpcError> {
-    match params.get("cursor") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(c)) => Err(RpcError::invalid_params(format!("unknown cursor {c:?}"))),
-        Some(_) => Err(RpcError::invalid_params("`cursor` must be a string")),
-    }
 }
 
 fn progress_token(params: &Map<String, Value>) -> Option<Value> {
