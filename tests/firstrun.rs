@@ -127,3 +127,217 @@ fn help_says_what_logout_does_and_how_ctrl_c_ends_a_command() {
     assert!(main.contains("(a shell reports 130)"), "{main}");
     assert!(!main.contains("remove it from the config"), "{main}");
 }
+
+fn served_tools(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let input = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n";
+    let out = run(args, env, input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let answers = support::json_lines(&out.stdout);
+    answers[0]["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn listed_tools(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let out = cli(args, env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn tools_lists_what_serve_offers_in_read_only_mode() {
+    let served = served_tools(&["serve"], &[("LOOP_MCP_READ_ONLY", "1")]);
+    assert_eq!(served.len(), 10);
+    assert_eq!(listed_tools(&["tools"], &[("LOOP_MCP_READ_ONLY", "1")]), served);
+    assert_eq!(listed_tools(&["tools", "--read-only"], &[]), served);
+    assert_eq!(served_tools(&["serve", "--read-only"], &[]), served);
+    let out = cli(&["tools", "--read-only"], &[]);
+    assert!(stderr(&out).contains("10 of 14 (read-only)"), "{}", stderr(&out));
+}
+
+#[test]
+fn toolsets_choose_what_serve_tools_and_status_show() {
+    let deals = served_tools(&["serve", "--toolsets", "deals"], &[]);
+    assert_eq!(
+        deals,
+        [
+            "whoami",
+            "list_owners",
+            "search_deals",
+            "get_deal",
+            "update_deal_stage",
+            "set_deal_next_step"
+        ]
+    );
+    assert_eq!(served_tools(&["serve"], &[("LOOP_MCP_TOOLSETS", "deals")]), deals);
+    assert_eq!(listed_tools(&["tools", "--toolsets", "deals"], &[]), deals);
+    // The flag wins over the variable, and both combine with read-only.
+    let both = served_tools(
+        &["serve", "--toolsets", "forecasts,deals", "--read-only"],
+        &[("LOOP_MCP_TOOLSETS", "accounts")],
+    );
+    assert_eq!(
+        both,
+        [
+            "whoami",
+            "list_owners",
+            "search_deals",
+            "get_deal",
+            "get_forecast"
+        ]
+    );
+    assert_eq!(
+        listed_tools(&["tools", "--toolsets", "forecasts,deals", "--read-only"], &[]),
+        both
+    );
+    // `all` and the default are the full catalog, in the same order.
+    let all = served_tools(&["serve"], &[]);
+    assert_eq!(all.len(), 14);
+    assert_eq!(served_tools(&["serve", "--toolsets", "all"], &[]), all);
+    assert_eq!(served_tools(&["serve"], &[("LOOP_MCP_TOOLSETS", "all")]), all);
+
+    // A tool outside the toolsets is refused without a request.
+    let (fake, cfg) = support::setup("toolsets-call");
+    let env = cfg.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut s = support::Session::start(&["serve", "--toolsets", "accounts"], &env);
+    let r = s.call("get_forecast", serde_json::json!({"period": "2026-Q3"}));
+    assert!(support::is_error(&r));
+    assert!(
+        support::text(&r)
+            .starts_with("get_forecast is not enabled: this server runs with the toolsets context, accounts"),
+        "{}",
+        support::text(&r)
+    );
+    let ok = s.call("search_accounts", serde_json::json!({}));
+    assert!(!support::is_error(&ok), "{}", support::text(&ok));
+    drop(s);
+    assert_eq!(fake.requests(support::fake::Route::Api("forecast.get")), 0);
+
+    // status shows what a client starting the entry gets.
+    let mut doc = cfg.read();
+    doc["mcpServers"]["loop-operations"]["args"] =
+        serde_json::json!(["serve", "--toolsets", "deals", "--read-only"]);
+    std::fs::write(&cfg.path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let st = cli(&["status"], &env);
+    let text = stdout(&st);
+    assert!(
+        text.contains("read-only:     on: the tools that change records are hidden and refused [entry args]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("toolsets:      context, deals [entry args]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tools:         4 of 14 (toolsets context, deals; read-only)"),
+        "{text}"
+    );
+    let j = cli(&["status", "--json"], &env);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(
+        v["offered"]["tools"],
+        serde_json::json!(["whoami", "list_owners", "search_deals", "get_deal"])
+    );
+    let by_env = cli(&["status", "--json"], &[env[0], ("LOOP_MCP_READ_ONLY", "1")]);
+    let v: serde_json::Value = serde_json::from_slice(&by_env.stdout).unwrap();
+    assert_eq!(
+        v["offered"]["readOnlySource"], "entry args",
+        "the entry's flag is what serve sees first"
+    );
+}
+
+#[test]
+fn an_unknown_toolset_stops_the_server_at_start_with_the_valid_list() {
+    let valid = "the toolsets are: context, deals, pipeline, forecasts, accounts, activities, or all";
+    let flag = run(&["serve", "--toolsets", "deals,crm"], &[], b"", LIMIT);
+    assert_eq!(flag.status.code(), Some(2));
+    assert_eq!(
+        stderr(&flag),
+        format!("error: --toolsets: unknown toolset 'crm'; {valid}\n")
+    );
+    assert!(flag.stdout.is_empty());
+    let env = run(
+        &["serve"],
+        &[("LOOP_MCP_TOOLSETS", "Pipeline, bogus")],
+        b"",
+        LIMIT,
+    );
+    assert_eq!(env.status.code(), Some(2));
+    assert_eq!(
+        stderr(&env),
+        format!("error: LOOP_MCP_TOOLSETS: unknown toolset 'bogus'; {valid}\n")
+    );
+    let tools = cli(&["tools", "--toolsets", "nope"], &[]);
+    assert_eq!(tools.status.code(), Some(2));
+    assert!(stderr(&tools).contains(valid), "{}", stderr(&tools));
+}
+
+#[test]
+fn login_records_read_only_and_toolsets_in_the_entry() {
+    let fake = support::fake::Fake::start();
+    fake.set_device_interval(0);
+    let dir = support::temp_dir("login-flags");
+    let path = dir.join("mcp.json");
+    let base = [
+        "login".to_string(),
+        "--issuer".into(),
+        fake.custom_issuer(),
+        "--client-id".into(),
+        support::fake::Fake::CLIENT_ID.into(),
+        "--api-url".into(),
+        fake.api_url(),
+        "--config".into(),
+        path.display().to_string(),
+    ];
+    let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
+    args.extend(["--read-only", "--toolsets", "Deals,forecasts"]);
+    let out = cli(&args, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let read =
+        || -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap() };
+    let p = path.display().to_string();
+    assert_eq!(
+        read()["mcpServers"]["loop-operations"]["args"],
+        serde_json::json!([
+            "serve",
+            "--read-only",
+            "--toolsets",
+            "deals,forecasts",
+            "--config",
+            p
+        ])
+    );
+    // Signing in again keeps them; `--toolsets all` removes the toolsets.
+    let again = cli(&["login", "--config", &p], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(
+        read()["mcpServers"]["loop-operations"]["args"],
+        serde_json::json!([
+            "serve",
+            "--read-only",
+            "--toolsets",
+            "deals,forecasts",
+            "--config",
+            p
+        ])
+    );
+    let all = cli(&["login", "--config", &p, "--toolsets", "all"], &[]);
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    assert_eq!(
+        read()["mcpServers"]["loop-operations"]["args"],
+        serde_json::json!(["serve", "--read-only", "--config", p])
+    );
+    let bad = cli(&["login", "--config", &p, "--toolsets", "crm"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("unknown toolset 'crm'"), "{}", stderr(&bad));
+    for o in [&out, &again, &all] {
+        support::assert_no_secrets(o, &fake.issued_secrets());
+    }
+}

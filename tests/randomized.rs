@@ -39,6 +39,7 @@ fn forty_thousand_random_messages() {
     }
     let mut server = Server::new(Options {
         read_only: false,
+        toolsets: None,
         server_name: "loop-operations".into(),
         config: Some("/nonexistent/loopops-randomized/mcp.json".into()),
     });

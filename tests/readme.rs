@@ -229,3 +229,28 @@ fn the_command_table_matches_each_commands_help() {
         .collect();
     assert_eq!(seen, commands, "every command has a row in README's table");
 }
+
+#[test]
+fn the_toolset_table_matches_the_catalog() {
+    let text = readme();
+    let start = text.find("### Toolsets").expect("a Toolsets section");
+    let rows: Vec<&str> = text[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with("| toolset"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), 6, "one row per toolset");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let set = cells[1].trim_matches('`');
+        let documented: Vec<&str> = cells[2].split(", ").map(|t| t.trim_matches('`')).collect();
+        let out = support::run(&["tools", "--toolsets", set], &[], b"", LIMIT);
+        let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.ends_with(&format!("[{set}]")))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect();
+        assert_eq!(listed, documented, "README's toolset row for {set}");
+    }
+}

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     // Several lines per input exercise state (initialize, then batches, ...).
     let mut server = Server::new(Options {
         read_only: false,
+        toolsets: None,
         server_name: "loop-operations".into(),
         config: Some("/nonexistent/loopops-fuzz/mcp.json".into()),
     });

@@ -7,6 +7,7 @@
 pub mod pattern;
 pub mod schema;
 pub mod skill_file;
+pub mod toolsets;
 
 use std::sync::OnceLock;
 
@@ -31,6 +32,8 @@ pub enum Rule {
 #[derive(Debug)]
 pub struct Tool {
     pub name: String,
+    /// The named group `--toolsets` / `LOOP_MCP_TOOLSETS` enable it by.
+    pub toolset: String,
     pub procedure: String,
     pub kind: Kind,
     pub title: String,
@@ -65,8 +68,16 @@ pub struct Prompt {
     pub template: String,
 }
 
+/// A named group of tools (`toolsets` in tools.json).
+#[derive(Debug)]
+pub struct Toolset {
+    pub name: String,
+    pub description: String,
+}
+
 #[derive(Debug)]
 pub struct Catalog {
+    pub toolsets: Vec<Toolset>,
     pub tools: Vec<Tool>,
     pub prompts: Vec<Prompt>,
     pub instructions: String,
@@ -195,12 +206,29 @@ impl Prompt {
 fn load(tools_src: &str, skills_src: &str) -> Catalog {
     let tools_doc: Value = serde_json::from_str(tools_src).expect("tools.json is valid JSON");
     let types = tools_doc["types"].as_object().expect("tools.json has types");
-    let tools = tools_doc["tools"]
+    let toolsets: Vec<Toolset> = tools_doc["toolsets"]
+        .as_object()
+        .expect("tools.json has toolsets")
+        .iter()
+        .map(|(name, d)| Toolset {
+            name: name.clone(),
+            description: d.as_str().expect("a toolset description").to_string(),
+        })
+        .collect();
+    let tools: Vec<Tool> = tools_doc["tools"]
         .as_array()
         .expect("tools.json has tools")
         .iter()
         .map(|t| load_tool(t, types))
         .collect();
+    for t in &tools {
+        assert!(
+            toolsets.iter().any(|s| s.name == t.toolset),
+            "tool {} names an undeclared toolset {}",
+            t.name,
+            t.toolset
+        );
+    }
     let skills: Value = serde_json::from_str(skills_src).expect("skills.json is valid JSON");
     let prompts = skills["prompts"]
         .as_array()
@@ -209,6 +237,7 @@ fn load(tools_src: &str, skills_src: &str) -> Catalog {
         .map(|p| load_prompt(p, types))
         .collect();
     Catalog {
+        toolsets,
         tools,
         prompts,
         instructions: lines(&skills["instructions"]),
@@ -228,6 +257,7 @@ fn load_tool(t: &Value, types: &Map<String, Value>) -> Tool {
         .unwrap_or_default();
     Tool {
         name: text("name"),
+        toolset: text("toolset"),
         procedure: text("procedure"),
         kind: match t["kind"].as_str() {
             Some("query") => Kind::Query,

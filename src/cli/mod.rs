@@ -1,17 +1,20 @@
 //! The command line: `serve` (the default) and the one-shot commands around it.
 //! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
 
+pub mod entry;
+pub mod offering;
 pub mod signin;
 pub mod status;
 pub mod terminal;
 
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
 use crate::auth::config_file::DEFAULT_SERVER_NAME;
 use crate::catalog;
+use crate::catalog::toolsets::Selection;
 use crate::error::{self, Audience};
 use crate::log;
 use crate::mcp::framing::{self, LineReader};
@@ -53,27 +56,32 @@ MCP config file (LOOP_MCP_CONFIG, else ~/.mcp.json). See README.md.";
 const SERVE_USAGE: &str = "\
 Run the MCP server: newline-delimited JSON-RPC on stdin, answers on stdout, logs on stderr.
 
-Usage: loopops-mcp serve [--read-only] [--name NAME] [--config PATH]
+Usage: loopops-mcp serve [--read-only] [--toolsets LIST] [--name NAME] [--config PATH]
 
 Options:
-  --read-only      Hide and refuse the four tools that change records (or LOOP_MCP_READ_ONLY=1)
-  --name NAME      The config entry to read under mcpServers (default: loop-operations)
-  --config PATH    The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)";
+  --read-only        Hide and refuse the four tools that change records (or LOOP_MCP_READ_ONLY=1)
+  --toolsets LIST    Offer only these toolsets, comma-separated, or all (or LOOP_MCP_TOOLSETS);
+                     `loopops-mcp tools` lists them
+  --name NAME        The config entry to read under mcpServers (default: loop-operations)
+  --config PATH      The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)";
 
 const LOGIN_USAGE: &str = "\
 Sign in with Okta (device authorization: open a URL, approve) and save the
 `loop-operations` entry in the MCP config: command, args and the four variables.
 Values already in the entry are the defaults, so signing in again is just `loopops-mcp login`.
 
-Usage: loopops-mcp login [--issuer URL] [--client-id ID] [--api-url URL] [--config PATH] [--name NAME] [--json]
+Usage: loopops-mcp login [--issuer URL] [--client-id ID] [--api-url URL] [--config PATH]
+                         [--name NAME] [--read-only] [--toolsets LIST] [--json]
 
 Options:
-  --issuer URL      Okta issuer: https://ORG/oauth2/default, or https://ORG for the org server
-  --client-id ID    The Okta app's client id
-  --api-url URL     The Loop API, e.g. https://app.loopops.example/api/trpc
-  --config PATH     The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
-  --name NAME       The entry under mcpServers (default: loop-operations)
-  --json            Print the result as JSON
+  --issuer URL       Okta issuer: https://ORG/oauth2/default, or https://ORG for the org server
+  --client-id ID     The Okta app's client id
+  --api-url URL      The Loop API, e.g. https://app.loopops.example/api/trpc
+  --config PATH      The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)
+  --name NAME        The entry under mcpServers (default: loop-operations)
+  --read-only        Record read-only mode in the entry (kept when signing in again)
+  --toolsets LIST    Record the toolsets in the entry (all removes them)
+  --json             Print the result as JSON
 
 Exit codes: 0 signed in, 1 sign-in failed (denied, expired, Okta error), 2 usage error.";
 
@@ -106,12 +114,15 @@ Options:
 Exit codes: 0 configured (and, with --check, working), 1 otherwise.";
 
 const TOOLS_USAGE: &str = "\
-List the tools the server offers.
+List the tools `serve` offers with the same settings (LOOP_MCP_READ_ONLY,
+LOOP_MCP_TOOLSETS or the options below), and the toolsets.
 
-Usage: loopops-mcp tools [--json]
+Usage: loopops-mcp tools [--read-only] [--toolsets LIST] [--json]
 
 Options:
-  --json    Print the tools/list result as JSON";
+  --read-only        Leave out the tools that change records
+  --toolsets LIST    Only these toolsets, comma-separated, or all
+  --json             Print the tools/list result as JSON";
 
 const CALL_USAGE: &str = "\
 Call one tool through the same code path as `serve` and print its result.
@@ -272,6 +283,7 @@ impl Parsed {
 #[derive(Default)]
 struct ServeArgs {
     read_only: bool,
+    toolsets: Option<String>,
     name: Option<String>,
     config: Option<PathBuf>,
 }
@@ -284,10 +296,16 @@ fn no_positional(p: &Parsed, help: &'static str) -> Result<(), Usage> {
 }
 
 fn parse_serve(args: &[String]) -> Result<ServeArgs, Usage> {
-    let p = parse(args, &["--read-only"], &["--name", "--config"], SERVE_USAGE)?;
+    let p = parse(
+        args,
+        &["--read-only"],
+        &["--toolsets", "--name", "--config"],
+        SERVE_USAGE,
+    )?;
     no_positional(&p, SERVE_USAGE)?;
     Ok(ServeArgs {
         read_only: p.flag("--read-only"),
+        toolsets: p.value("--toolsets"),
         name: p.value("--name"),
         config: p.value("--config").map(PathBuf::from),
     })
@@ -301,8 +319,15 @@ fn server_name(p: &Parsed) -> String {
 fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
     let p = parse(
         args,
-        &["--json"],
-        &["--issuer", "--client-id", "--api-url", "--config", "--name"],
+        &["--json", "--read-only"],
+        &[
+            "--issuer",
+            "--client-id",
+            "--api-url",
+            "--config",
+            "--name",
+            "--toolsets",
+        ],
         LOGIN_USAGE,
     )?;
     no_positional(&p, LOGIN_USAGE)?;
@@ -312,6 +337,8 @@ fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
         api_url: p.value("--api-url"),
         config: p.value("--config").map(PathBuf::from),
         name: server_name(&p),
+        read_only: p.flag("--read-only"),
+        toolsets: p.value("--toolsets"),
         json: p.flag("--json"),
     })
 }
@@ -364,25 +391,36 @@ fn parse_status(args: &[String]) -> Result<StatusArgs, Usage> {
     })
 }
 
-fn options(read_only: bool, name: Option<String>, config: Option<PathBuf>) -> Options {
-    let env_read_only = std::env::var("LOOP_MCP_READ_ONLY")
-        .map(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on"
-            )
-        })
-        .unwrap_or(false);
+/// What `serve` would offer with these flags in this environment.
+fn selection(read_only: bool, toolsets: Option<&str>) -> Result<Selection, String> {
+    Selection::from_flags_and_env(read_only, toolsets, &|k| std::env::var(k).ok())
+}
+
+fn options(selection: Selection, name: Option<String>, config: Option<PathBuf>) -> Options {
     Options {
-        read_only: read_only || env_read_only,
+        read_only: selection.read_only,
+        toolsets: selection.toolsets,
         server_name: name.unwrap_or_else(|| DEFAULT_SERVER_NAME.to_string()),
         config,
     }
 }
 
+/// Said once on stderr when a person starts the server by hand.
+const TERMINAL_HINT: &str = "loopops-mcp: this is the MCP server, waiting for JSON-RPC from an MCP client on stdin (Ctrl-D or Ctrl-C quits). To add it to a client: `loopops-mcp install CLIENT`; all commands: `loopops-mcp help`.";
+
 fn serve(args: ServeArgs) -> i32 {
     signals::install(true);
-    let mut server = Server::new(options(args.read_only, args.name, args.config));
+    let selection = match selection(args.read_only, args.toolsets.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if io::stdin().is_terminal() {
+        eprintln!("{TERMINAL_HINT}");
+    }
+    let mut server = Server::new(options(selection, args.name, args.config));
     let stdin = io::stdin().lock();
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);
     // Unbuffered beyond one message: each answer is one write(2) as soon as it is
@@ -407,17 +445,27 @@ fn serve(args: ServeArgs) -> i32 {
     0
 }
 
-fn parse_tools(args: &[String]) -> Result<bool, Usage> {
-    let p = parse(args, &["--json"], &[], TOOLS_USAGE)?;
-    no_positional(&p, TOOLS_USAGE)?;
-    Ok(p.flag("--json"))
+struct ToolsArgs {
+    json: bool,
+    selection: Selection,
 }
 
-fn tools(as_json: bool) -> i32 {
-    let mut server = Server::new(options(false, None, None));
-    let answer = request(&mut server, "tools/list", json!({}));
+fn parse_tools(args: &[String]) -> Result<ToolsArgs, Usage> {
+    let p = parse(args, &["--json", "--read-only"], &["--toolsets"], TOOLS_USAGE)?;
+    no_positional(&p, TOOLS_USAGE)?;
+    let selection = selection(p.flag("--read-only"), p.value("--toolsets").as_deref())
+        .map_err(|e| Usage::new(e, TOOLS_USAGE))?;
+    Ok(ToolsArgs {
+        json: p.flag("--json"),
+        selection,
+    })
+}
+
+fn tools(args: ToolsArgs) -> i32 {
     let mut stdout = io::stdout().lock();
-    if as_json {
+    if args.json {
+        let mut server = Server::new(options(args.selection, None, None));
+        let answer = request(&mut server, "tools/list", json!({}));
         let _ = writeln!(
             stdout,
             "{}",
@@ -425,9 +473,21 @@ fn tools(as_json: bool) -> i32 {
         );
         return 0;
     }
-    for t in &catalog::catalog().tools {
+    for t in args.selection.tools() {
         let kind = if t.is_mutation() { "write" } else { "read " };
-        let _ = writeln!(stdout, "{:<22} {kind}  {}", t.name, t.title);
+        let _ = writeln!(stdout, "{:<22} {kind}  {}  [{}]", t.name, t.title, t.toolset);
+    }
+    // What is left out, and the toolsets, on stderr: stdout stays one tool a line.
+    let _ = stdout.flush();
+    eprintln!("\n{}", offering::describe(&args.selection));
+    eprintln!("toolsets (--toolsets / LOOP_MCP_TOOLSETS, comma-separated, or all):");
+    for set in &catalog::catalog().toolsets {
+        let on = if args.selection.enabled().contains(&set.name) {
+            "on "
+        } else {
+            "off"
+        };
+        eprintln!("  {:<11} {on}  {}", set.name, set.description);
     }
     0
 }
@@ -499,7 +559,24 @@ fn call(args: CallArgs) -> i32 {
         );
         return 2;
     };
-    let opts = options(args.read_only, args.name, args.config);
+    let selection = match selection(args.read_only, None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if !selection.has_toolset(tool) {
+        eprintln!(
+            "error: {} is in the toolset `{}`, which LOOP_MCP_TOOLSETS leaves out (it enables {}); unset it or add `{}` to run this tool",
+            tool.name,
+            tool.toolset,
+            selection.enabled().join(", "),
+            tool.toolset
+        );
+        return 1;
+    }
+    let opts = options(selection, args.name, args.config);
     if opts.read_only && tool.is_mutation() {
         let why = if args.read_only {
             "--read-only"
@@ -600,7 +677,7 @@ fn prompt(args: PromptArgs) -> i32 {
     let Some(name) = args.name else {
         return list_prompts();
     };
-    let mut server = Server::new(options(false, None, None));
+    let mut server = Server::new(options(Selection::default(), None, None));
     let answer = request(
         &mut server,
         "prompts/get",

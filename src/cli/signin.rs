@@ -11,6 +11,8 @@ use crate::api::trpc;
 use crate::auth::config_file::{self, ConfigError, ConfigFile};
 use crate::auth::okta::{self, DevicePoll, Endpoints};
 use crate::auth::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::cli::entry;
+use crate::cli::offering::EntryFlags;
 use crate::cli::terminal;
 use crate::net::http::{self, Http};
 use crate::secret::Secret;
@@ -21,6 +23,10 @@ pub struct LoginArgs {
     pub api_url: Option<String>,
     pub config: Option<PathBuf>,
     pub name: String,
+    /// Record `--read-only` in the entry (kept if it is there already).
+    pub read_only: bool,
+    /// Record `--toolsets` in the entry (`all` removes it; kept if not given).
+    pub toolsets: Option<String>,
     pub json: bool,
 }
 
@@ -80,6 +86,10 @@ pub fn login(args: LoginArgs) -> Outcome {
             config.path.display()
         ));
     };
+    let toolsets_given = match entry::toolsets_flag(args.toolsets.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Usage(e),
+    };
     let endpoints = okta::endpoints(&issuer);
     for url in [&api_url, &endpoints.token] {
         if let Err(http::Failure::BadUrl(why)) = http::check_url(url) {
@@ -91,30 +101,18 @@ pub fn login(args: LoginArgs) -> Outcome {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(e),
     };
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "loopops-mcp".into());
-    let mut serve_args = vec![json!("serve")];
-    // A read-only entry stays read-only when the user signs in again.
-    let was_read_only = existing
-        .as_ref()
-        .and_then(|d| d["mcpServers"][&args.name]["args"].as_array().cloned())
-        .is_some_and(|a| a.contains(&json!("--read-only")));
-    if was_read_only {
-        serve_args.push(json!("--read-only"));
-    }
-    if args.name != config_file::DEFAULT_SERVER_NAME {
-        serve_args.extend([json!("--name"), json!(args.name)]);
-    }
-    // The client spawns `serve` without our environment: name the file unless it is
-    // the default, so the server saves rotations where `login` put the token.
-    let default_path = dirs::home_dir().map(|h| h.join(".mcp.json"));
-    if Some(&config.path) != default_path.as_ref() {
-        let absolute = std::path::absolute(&config.path).unwrap_or_else(|_| config.path.clone());
-        serve_args.extend([json!("--config"), json!(absolute.display().to_string())]);
-    }
+    let exe = entry::command();
+    // What the entry had stays unless the flags change it: a read-only entry stays
+    // read-only when the user signs in again.
+    let before = EntryFlags::of_entry(existing.as_ref(), &args.name);
+    let flags = EntryFlags {
+        read_only: args.read_only || before.read_only,
+        toolsets: match &args.toolsets {
+            Some(_) => toolsets_given.clone(),
+            None => before.toolsets,
+        },
+    };
+    let serve_args = entry::serve_args(&flags, &args.name, &config);
     let vars = [
         (API_URL, api_url.as_str()),
         (OKTA_ISSUER, issuer.as_str()),

@@ -65,6 +65,7 @@ pub fn status(args: StatusArgs) -> i32 {
             API_TIMEOUT_MS: source(API_TIMEOUT_MS),
         },
     });
+    report["offered"] = super::offering::report(config_doc.as_ref(), &args.name);
     if let Some(ep) = &endpoints {
         report["endpoints"] = json!({"token": ep.token, "device": ep.device, "revoke": ep.revoke});
     }
@@ -147,6 +148,9 @@ fn print_human(r: &Value) {
         other => other.to_string(),
     };
     println!("timeout:       {} ms [{timeout_src}]", r["timeoutMs"]);
+    for line in super::offering::human_lines(&r["offered"]) {
+        println!("{line}");
+    }
     if let Some(c) = r.get("check") {
         if c["ok"] == json!(true) {
             println!(

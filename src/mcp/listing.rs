@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
+use crate::catalog::toolsets::Selection;
 use crate::catalog::{Kind, Prompt, Tool, catalog};
 use crate::mcp::era::{self, Envelope};
 use crate::mcp::jsonrpc::RpcError;
@@ -108,6 +109,18 @@ pub fn prompts_list(version: Version) -> &'static Value {
             .to_vec()
     });
     &lists[version.index()]
+}
+
+/// The `tools/list` result for a selection: the cached lists when every toolset is
+/// on (the common case), else built for it.
+pub fn tools_list_for(version: Version, selection: &Selection) -> Value {
+    if selection.toolsets.is_none() {
+        return tools_list(version, selection.read_only).clone();
+    }
+    let tools: Vec<Value> = selection.tools().map(|t| tool_json(t, version)).collect();
+    let mut m = Map::new();
+    m.insert("tools".into(), Value::Array(tools));
+    finish_list(version, Value::Object(m))
 }
 
 /// The `tools/list` entry, with only the fields the negotiated version has.

@@ -7,6 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use serde_json::{Map, Value, json};
 
 use crate::api::tools::{self, Executor};
+use crate::catalog::toolsets::Selection;
 use crate::catalog::{self, Tool};
 use crate::log::{self, Level};
 use crate::mcp::era::{self, Envelope};
@@ -62,6 +63,8 @@ impl<W: Write> Sink for LineSink<W> {
 
 pub struct Options {
     pub read_only: bool,
+    /// `--toolsets` / `LOOP_MCP_TOOLSETS`, parsed (`toolsets::parse`); `None`: all.
+    pub toolsets: Option<Vec<String>>,
     pub server_name: String,
     /// `--config`: overrides `LOOP_MCP_CONFIG` and `~/.mcp.json`.
     pub config: Option<std::path::PathBuf>,
@@ -85,7 +88,7 @@ const MAX_LISTENS: usize = 64;
 pub struct Server {
     /// The legacy session `initialize` opened: its version and the client's capabilities.
     session: Option<(Version, Value)>,
-    read_only: bool,
+    selection: Selection,
     executor: Executor,
     /// Made on first use: most sessions never ask for input.
     seal: Option<StateSeal>,
@@ -97,7 +100,10 @@ impl Server {
     pub fn new(opts: Options) -> Server {
         Server {
             session: None,
-            read_only: opts.read_only,
+            selection: Selection {
+                read_only: opts.read_only,
+                toolsets: opts.toolsets,
+            },
             executor: Executor::new(&opts.server_name, opts.config),
             seal: None,
             listens: Vec::new(),
@@ -372,7 +378,7 @@ impl Server {
 
     fn tools_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcError> {
         no_cursor(params)?;
-        Ok(listing::tools_list(env.version, self.read_only).clone())
+        Ok(listing::tools_list_for(env.version, &self.selection))
     }
 
     fn tools_call(
@@ -394,7 +400,14 @@ impl Server {
         let Some(tool) = catalog::catalog().tool(name) else {
             return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));
         };
-        if self.read_only && tool.is_mutation() {
+        if !self.selection.has_toolset(tool) {
+            return Ok(Answer::Complete(tools::failure(format!(
+                "{name} is not enabled: this server runs with the toolsets {} (LOOP_MCP_TOOLSETS or `serve --toolsets`); {name} is in `{}`. Use the tools in tools/list.",
+                self.selection.enabled().join(", "),
+                tool.toolset
+            ))));
+        }
+        if self.selection.read_only && tool.is_mutation() {
             return Ok(Answer::Complete(tools::failure(format!(
                 "{name} is disabled: this server runs read-only (LOOP_MCP_READ_ONLY=1 or `serve --read-only`), so it cannot change Loop Operations records. Tell the user; they can make the change in the Loop Operations app."
             ))));
