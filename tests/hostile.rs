@@ -165,3 +165,99 @@ fn call_strips_terminal_escapes_from_api_text() {
     }
     assert_no_secrets(&out, &fake.issued_secrets());
 }
+
+fn ok_body(fake: &Fake, procedure: &'static str, data: String) {
+    fake.push_fault(
+        Route::Api(procedure),
+        Fault::Status {
+            status: 200,
+            body: format!(r#"{{"result":{{"data":{{"json":{data}}}}}}}"#),
+            content_type: "application/json",
+            headers: vec![],
+        },
+    );
+}
+
+/// Peak resident memory of a process, from /proc, in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kb / 1024.0
+}
+
+/// Text and structuredContent together stay under 100 kB, whatever the shape.
+fn assert_bounded(r: &serde_json::Value) {
+    assert!(!is_error(r), "{}", &r.to_string()[..r.to_string().len().min(500)]);
+    let both = text(r).len() + r["structuredContent"].to_string().len();
+    assert!(both <= 100_000, "text + structuredContent = {both} bytes");
+    let note = r["content"][1]["text"].as_str().unwrap_or_default();
+    assert!(note.starts_with("Showing the first"), "{note}");
+}
+
+#[test]
+fn a_list_nested_one_level_down_is_cut_to_the_bound() {
+    let (fake, cfg) = setup("nested");
+    let deals: Vec<String> = (0..20_000)
+        .map(|i| format!(r#"{{"id":"deal_{i}","name":"Deal {i} with a name"}}"#))
+        .collect();
+    ok_body(
+        &fake,
+        "pipeline.summary",
+        format!(
+            r#"{{"stages":[{{"stage":"proposal","deals":[{}]}}],"total":20000}}"#,
+            deals.join(",")
+        ),
+    );
+    let mut s = session(&cfg, &[]);
+    let r = s.call("get_pipeline_summary", json!({"period": "current_quarter"}));
+    assert_bounded(&r);
+    let note = r["content"][1]["text"].as_str().unwrap();
+    assert!(note.contains("of 20000 `stages[0].deals`"), "{note}");
+    assert_eq!(
+        r["structuredContent"]["total"], 20000,
+        "the rest of the record stays"
+    );
+    s.finish();
+}
+
+#[test]
+fn a_15_mb_string_is_truncated_to_the_bound() {
+    let (fake, cfg) = setup("bigstring");
+    let notes = "n".repeat(15_000_000);
+    ok_body(
+        &fake,
+        "deals.get",
+        format!(r#"{{"id":"deal_1","name":"Big","notes":"{notes}"}}"#),
+    );
+    let mut s = session(&cfg, &[]);
+    let r = s.call("get_deal", json!({"dealId": "deal_1"}));
+    assert_bounded(&r);
+    assert_eq!(r["structuredContent"]["id"], "deal_1");
+    let note = r["content"][1]["text"].as_str().unwrap();
+    assert!(note.contains("of 15000000 bytes of `notes`"), "{note}");
+    s.finish();
+}
+
+#[test]
+fn a_16_mb_answer_of_small_numbers_stays_small_in_memory() {
+    let (fake, cfg) = setup("numbers");
+    let n = 8_000_000;
+    ok_body(
+        &fake,
+        "deals.list",
+        format!(r#"{{"items":[{}0],"nextCursor":"c2"}}"#, "0,".repeat(n - 1)),
+    );
+    let mut s = session(&cfg, &[]);
+    let r = s.call("search_deals", json!({"limit": 100}));
+    assert_bounded(&r);
+    let note = r["content"][1]["text"].as_str().unwrap();
+    assert!(note.contains(&format!("of {n} `items`")), "{note}");
+    let peak = peak_rss_mb(s.pid());
+    eprintln!("peak RSS after a 16 MB answer of small numbers: {peak:.1} MB");
+    assert!(peak < 128.0, "peak RSS {peak:.1} MB");
+    s.finish();
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
+use crate::api::bound::{self, Bounded, CutKind};
 use crate::api::trpc::Client;
 use crate::auth::Auth;
 use crate::auth::settings::Settings;
@@ -12,8 +13,10 @@ use crate::catalog::Tool;
 use crate::error::{ApiError, CallContext};
 use crate::net::http::Http;
 
-/// A result's text is kept under this many bytes; past it, list items are dropped.
+/// A result's text (and `structuredContent` with it) is kept under this many bytes.
 pub const MAX_RESULT_TEXT: usize = 100_000;
+/// Kept free for the note that says what was cut.
+const NOTE_ROOM: usize = 2_000;
 
 pub struct Executor {
     server_name: String,
@@ -36,7 +39,7 @@ impl Executor {
         tool: &Tool,
         args: &Value,
         on_retry: &mut dyn FnMut(&str),
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Bounded, ApiError> {
         let client = match &mut self.client {
             Some(c) => c,
             // Not connected yet, or not configured last time: settings are read again
@@ -84,10 +87,10 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
 
 /// A successful `tools/call` result. `structured` adds `structuredContent`.
 /// `pageable`: the tool takes `limit` and `cursor`.
-pub fn success(mut value: Value, structured: bool, pageable: bool) -> Value {
+pub fn success(mut answer: Bounded, structured: bool, pageable: bool) -> Value {
     // An API that echoes a token in a record must not put it before the model.
-    crate::secret::scrub_value(&mut value);
-    let (value, note) = fit(value, MAX_RESULT_TEXT, pageable);
+    crate::secret::scrub_value(&mut answer.value);
+    let (value, note) = fit(answer, MAX_RESULT_TEXT, structured, pageable);
     let text_block = |text: String| {
         let mut m = Map::new();
         m.insert("type".into(), Value::String("text".into()));
@@ -118,62 +121,58 @@ pub fn api_failure(tool: &Tool, err: &ApiError) -> Value {
     failure(err.render(&ctx))
 }
 
-/// Keep a result's JSON under `max` bytes by dropping items from its largest list,
-/// so that the model's context is not flooded. Says what was left out.
-fn fit(mut value: Value, max: usize, pageable: bool) -> (Value, Option<String>) {
-    let size = value.to_string().len();
-    if size <= max {
-        return (value, None);
+/// Keep a result under `max` bytes of text (its text and `structuredContent`
+/// together), whatever its shape, so that the model's context is not flooded.
+/// Says what was left out and how to narrow the request.
+fn fit(mut answer: Bounded, max: usize, structured: bool, pageable: bool) -> (Value, Option<String>) {
+    // The text block is the compact JSON; `structuredContent` repeats it. The note
+    // itself takes a little room.
+    let copies = if structured { 2 } else { 1 };
+    if answer.cuts.is_empty() && bound::json_len(&answer.value) <= max / copies {
+        return (answer.value, None);
     }
-    let Some(key) = largest_array(&value) else {
-        return (value, None);
-    };
-    let items = value[&key].as_array_mut().expect("largest_array found an array");
-    let total = items.len();
-    // Binary search the longest prefix that fits.
-    let all = std::mem::take(items);
-    let (mut lo, mut hi) = (0usize, total);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        value[&key] = Value::Array(all[..mid].to_vec());
-        if value.to_string().len() <= max {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
+    if !bound::fit(&mut answer, max.saturating_sub(NOTE_ROOM) / copies) {
+        answer.value = Value::Object(Map::new());
     }
-    value[&key] = Value::Array(all[..lo].to_vec());
+    let mut value = answer.value;
+    let parts: Vec<String> = answer
+        .cuts
+        .iter()
+        .map(|c| {
+            let path = bound::PathName(&c.path);
+            match c.kind {
+                CutKind::Items => format!("the first {} of {} `{path}`", c.kept, c.total),
+                CutKind::Entries => format!("the first {} of {} fields of `{path}`", c.kept, c.total),
+                CutKind::Bytes => format!("the first {} of {} bytes of `{path}`", c.kept, c.total),
+            }
+        })
+        .collect();
     let left_out = format!(
-        "Showing the first {lo} of {total} `{key}` ({} left out to keep this answer under {} kB).",
-        total - lo,
+        "Showing {} (the rest was left out to keep this answer under {} kB).",
+        parts.join(", "),
         max / 1000
     );
-    let note = if lo == 0 {
-        // Not even one fits: keep the cursor so that paging can move past this page.
-        format!(
-            "{left_out} The first alone is larger than that; continue with `nextCursor`, or ask for something narrower."
-        )
-    } else if pageable && value.get("nextCursor").is_some() {
-        // The API's cursor points past the items left out: following it would skip them.
-        value["nextCursor"] = Value::Null;
-        format!(
-            "{left_out} To see them, call again with the same arguments and a smaller `limit` (for example {}), then page with the `nextCursor` of that answer.",
-            lo.max(1)
-        )
-    } else {
-        format!("{left_out} Ask for something narrower to see the rest.")
-    };
-    (value, Some(note))
-}
-
-fn largest_array(value: &Value) -> Option<String> {
-    value
-        .as_object()?
+    // A list of the answer's own, cut: the API's cursor points past what was left out.
+    let page_cut = answer
+        .cuts
         .iter()
-        .filter_map(|(k, v)| v.as_array().map(|a| (k, v.to_string().len(), a.len())))
-        .filter(|(_, _, n)| *n > 0)
-        .max_by_key(|(_, size, _)| *size)
-        .map(|(k, _, _)| k.clone())
+        .find(|c| c.kind == CutKind::Items && c.path.len() == 1);
+    let note = match page_cut {
+        Some(c) if c.kept == 0 => format!(
+            "{left_out} The first alone is larger than that; continue with `nextCursor`, or ask for something narrower."
+        ),
+        Some(c) if pageable && value.get("nextCursor").is_some() => {
+            value["nextCursor"] = Value::Null;
+            format!(
+                "{left_out} To see them, call again with the same arguments and a smaller `limit` (for example {}), then page with the `nextCursor` of that answer.",
+                c.kept.max(1)
+            )
+        }
+        _ => format!(
+            "{left_out} Ask for something narrower (fewer records, a filter or a smaller `limit`) to see the rest."
+        ),
+    };
+    (value, Some(crate::secret::scrub(&note)))
 }
 
 #[cfg(test)]
@@ -182,12 +181,16 @@ mod tests {
 
     #[test]
     fn small_results_are_untouched() {
-        let r = success(json!({"items": [1, 2], "nextCursor": null}), true, true);
+        let r = success(
+            Bounded::whole(json!({"items": [1, 2], "nextCursor": null})),
+            true,
+            true,
+        );
         assert_eq!(r["content"].as_array().unwrap().len(), 1);
         assert_eq!(r["structuredContent"]["items"], json!([1, 2]));
         assert_eq!(r["content"][0]["text"], r#"{"items":[1,2],"nextCursor":null}"#);
         assert!(
-            success(json!({"a": 1}), false, false)
+            success(Bounded::whole(json!({"a": 1})), false, false)
                 .get("structuredContent")
                 .is_none()
         );
@@ -199,12 +202,14 @@ mod tests {
             .map(|i| json!({"id": format!("deal_{i}"), "name": "x".repeat(150)}))
             .collect();
         let r = success(
-            json!({"items": items, "nextCursor": "c", "total": 5000}),
+            Bounded::whole(json!({"items": items, "nextCursor": "c", "total": 5000})),
             true,
             true,
         );
         let text = r["content"][0]["text"].as_str().unwrap();
-        assert!(text.len() <= MAX_RESULT_TEXT, "{}", text.len());
+        // Text and structuredContent together.
+        let both = text.len() + r["structuredContent"].to_string().len();
+        assert!(both <= MAX_RESULT_TEXT, "{both}");
         let kept = r["structuredContent"]["items"].as_array().unwrap().len();
         assert!(kept > 100 && kept < 5000, "{kept}");
         let note = r["content"][1]["text"].as_str().unwrap();
@@ -218,6 +223,7 @@ mod tests {
             .as_array_mut()
             .unwrap()
             .push(json!({"id": "deal_x", "name": "x".repeat(150)}));
-        assert!(more.to_string().len() > MAX_RESULT_TEXT);
+        assert!(2 * more.to_string().len() > MAX_RESULT_TEXT - NOTE_ROOM);
+        assert_eq!(r["structuredContent"]["nextCursor"], Value::Null);
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::api::bound::{self, Bounded, Seg};
 use crate::auth::Auth;
 use crate::catalog::Kind;
 use crate::error::ApiError;
@@ -50,7 +51,7 @@ impl Client {
         kind: Kind,
         input: Option<&Value>,
         on_retry: &mut dyn FnMut(&str),
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Bounded, ApiError> {
         let (url, body) = self.request_parts(procedure, kind, input);
         let method = if kind == Kind::Query { "GET" } else { "POST" };
         let ms = self.http.timeout.as_millis() as u64;
@@ -102,7 +103,7 @@ impl Client {
                     continue;
                 }
             }
-            return interpret(reply);
+            return interpret_bounded(reply);
         }
     }
 
@@ -148,7 +149,12 @@ fn failure_error(f: Failure, kind: Kind, ms: u64) -> ApiError {
 
 /// Turn an answer into the procedure's output or a typed error.
 pub fn interpret(reply: Reply) -> Result<Value, ApiError> {
-    let parsed: Option<Value> = serde_json::from_slice(&reply.body).ok();
+    interpret_bounded(reply).map(|b| b.value)
+}
+
+/// The same, the output bounded in memory (`bound::parse`) with what was cut.
+pub fn interpret_bounded(reply: Reply) -> Result<Bounded, ApiError> {
+    let parsed: Option<Bounded> = bound::parse(&reply.body, bound::PARSE_BUDGET).ok();
     if (200..300).contains(&reply.status) {
         let Some(doc) = parsed else {
             return Err(ApiError::BadAnswer {
@@ -164,7 +170,7 @@ pub fn interpret(reply: Reply) -> Result<Value, ApiError> {
                 },
             });
         };
-        return extract_result(&doc).ok_or_else(|| ApiError::BadAnswer {
+        return extract_result(doc).ok_or_else(|| ApiError::BadAnswer {
             status: reply.status,
             detail: "JSON without result.data".into(),
         });
@@ -178,7 +184,10 @@ pub fn interpret(reply: Reply) -> Result<Value, ApiError> {
             ),
         });
     }
-    let (message, code) = parsed.as_ref().map(extract_error).unwrap_or((None, None));
+    let (message, code) = parsed
+        .as_ref()
+        .map(|b| extract_error(&b.value))
+        .unwrap_or((None, None));
     match reply.status {
         401 | 403 => Err(ApiError::Auth {
             status: reply.status,
@@ -216,16 +225,19 @@ fn content_kind(reply: &Reply) -> String {
 
 /// `result.data.json` (superjson), or `result.data` from a server without it. A
 /// batch-style array answers with its first element.
-fn extract_result(doc: &Value) -> Option<Value> {
-    let doc = match doc {
-        Value::Array(items) => items.first()?,
-        other => other,
-    };
-    let data = doc.get("result")?.get("data")?;
-    match data.get("json") {
-        Some(inner) => Some(inner.clone()),
-        None => Some(data.clone()),
+fn extract_result(doc: Bounded) -> Option<Bounded> {
+    let mut path = Vec::new();
+    let mut node = &doc.value;
+    if let Value::Array(items) = node {
+        node = items.first()?;
+        path.push(Seg::Index(0));
     }
+    let data = node.get("result")?.get("data")?;
+    path.extend([Seg::Key("result".into()), Seg::Key("data".into())]);
+    if data.get("json").is_some() {
+        path.push(Seg::Key("json".into()));
+    }
+    doc.take(&path)
 }
 
 /// The server's message and `data.code` from every error envelope shape seen:

@@ -93,7 +93,7 @@ fn run_check(settings: &Settings, name: &str) -> Value {
         return fail("okta", e.render(&ctx()));
     }
     match client.call("viewer.get", crate::catalog::Kind::Query, None, &mut |_| {}) {
-        Ok(v) => json!({"ok": true, "user": v["user"], "org": v["org"]}),
+        Ok(b) => json!({"ok": true, "user": b.value["user"], "org": b.value["org"]}),
         Err(e) => fail("api", e.render(&ctx())),
     }
 }

@@ -425,14 +425,14 @@ impl Server {
         let progress = progress_token(params);
         let result = self.run_tool(tool, &args, progress, out);
         Ok(Answer::Complete(match result {
-            Ok(value) if value.is_object() => {
+            Ok(answer) if answer.value.is_object() => {
                 let pageable = tool.input["properties"].get("cursor").is_some();
-                tools::success(value, version.has_titles_and_structured_output(), pageable)
+                tools::success(answer, version.has_titles_and_structured_output(), pageable)
             }
             Ok(other) => tools::failure(format!(
                 "The Loop API answered {} with {}, not an object; this server cannot use it. Report this to the Loop Operations team.",
                 tool.procedure,
-                json_kind(&other)
+                json_kind(&other.value)
             )),
             Err(e) => tools::api_failure(tool, &e),
         }))
@@ -444,7 +444,7 @@ impl Server {
         args: &Value,
         progress: Option<Value>,
         out: &mut dyn Sink,
-    ) -> Result<Value, crate::error::ApiError> {
+    ) -> Result<crate::api::bound::Bounded, crate::error::ApiError> {
         // Answers sent before this call must not wait for the network.
         let _ = out.flush();
         let mut step = 0u32;
