@@ -261,3 +261,129 @@ fn a_16_mb_answer_of_small_numbers_stays_small_in_memory() {
     assert!(peak < 128.0, "peak RSS {peak:.1} MB");
     s.finish();
 }
+
+const INIT_2025_03: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+const PING: &str = r#"{"jsonrpc":"2.0","id":"last","method":"ping"}"#;
+
+/// Feed `lines` then a ping to `serve`; wait for the ping's answer, then read the
+/// peak RSS from /proc while the process is still alive. Returns (answers, MB).
+fn serve_lines(lines: &[String]) -> (Vec<serde_json::Value>, f64) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = support::command(&["serve"], &[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input: Vec<u8> = lines
+        .iter()
+        .map(String::as_str)
+        .chain([PING])
+        .flat_map(|l| l.bytes().chain([b'\n']))
+        .collect();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+        stdin
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let v: serde_json::Value = serde_json::from_str(&line).expect("stdout is JSON");
+            let last = v["id"] == "last";
+            let _ = tx.send(v);
+            if last {
+                break;
+            }
+        }
+    });
+    let mut answers = Vec::new();
+    loop {
+        let v = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server answers the ping after the big line");
+        let last = v["id"] == "last";
+        answers.push(v);
+        if last {
+            break;
+        }
+    }
+    let peak = peak_rss_mb(child.id());
+    drop(writer.join());
+    let _ = child.kill();
+    let _ = child.wait();
+    (answers, peak)
+}
+
+const MIB8: usize = 8 * 1024 * 1024 - 64;
+
+#[test]
+fn a_batch_of_170_000_requests_is_refused_with_one_error() {
+    let one = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
+    let n = MIB8 / (one.len() + 1);
+    let batch = format!("[{}]", vec![one; n].join(","));
+    let (answers, peak) = serve_lines(&[INIT_2025_03.into(), batch]);
+    eprintln!("peak RSS, batch of {n}: {peak:.1} MB");
+    assert_eq!(answers.len(), 3, "initialize, one error, ping");
+    let msg = answers[1]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("batch of {n} messages exceeds the limit")),
+        "{msg}"
+    );
+    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+}
+
+#[test]
+fn a_batch_whose_answers_pass_the_bound_runs_no_further() {
+    let entries: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/list"}}"#))
+        .collect();
+    let batch = format!("[{}]", entries.join(","));
+    let (answers, peak) = serve_lines(&[INIT_2025_03.into(), batch]);
+    let items = answers[1].as_array().expect("a batch answer");
+    assert_eq!(items.len(), 100, "every request gets an answer");
+    let refused: Vec<_> = items.iter().filter(|a| a.get("error").is_some()).collect();
+    assert!(!refused.is_empty() && refused.len() < 100, "{}", refused.len());
+    assert!(
+        refused[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("send this request again on its own"),
+        "{}",
+        refused[0]
+    );
+    assert!(answers[1].to_string().len() < 2 * 1024 * 1024);
+    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+}
+
+#[test]
+fn an_8_mib_line_of_small_numbers_is_refused_within_the_memory_budget() {
+    let zeros = "0,".repeat((MIB8 - 100) / 2);
+    let line = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":[{zeros}0]}}}}"#);
+    let (answers, peak) = serve_lines(&[line]);
+    eprintln!("peak RSS, 8 MiB of small numbers: {peak:.1} MB");
+    assert!(
+        answers[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would take about"),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(answers[1]["result"], json!({}));
+    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+}
+
+#[test]
+fn an_8_mib_string_is_served_within_the_memory_budget() {
+    let line = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "s".repeat(MIB8 - 100)
+    );
+    let (answers, peak) = serve_lines(&[line]);
+    eprintln!("peak RSS, one 8 MiB string: {peak:.1} MB");
+    assert_eq!(answers[0]["result"], json!({}));
+    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+}

@@ -4,6 +4,7 @@
 pub mod era;
 pub mod framing;
 pub mod jsonrpc;
+pub mod limits;
 pub mod listing;
 pub mod mrtr;
 pub mod protocol;

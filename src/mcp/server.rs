@@ -13,6 +13,7 @@ use crate::log::{self, Level};
 use crate::mcp::era::{self, Envelope};
 use crate::mcp::framing::Frame;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError};
+use crate::mcp::limits;
 use crate::mcp::listing::{self, no_cursor};
 use crate::mcp::mrtr::{InputRequired, StateSeal};
 use crate::mcp::protocol::Version;
@@ -146,6 +147,11 @@ impl Server {
             }
             Frame::Line(line) => line,
         };
+        // What the line would cost once parsed, checked before it is parsed.
+        if let Err(why) = limits::check(&line) {
+            let err = RpcError::new(jsonrpc::INVALID_REQUEST, why);
+            return out.send(&jsonrpc::error(Value::Null, &err));
+        }
         let message: Value = match serde_json::from_slice(&line) {
             Ok(v) => v,
             Err(e) => {
@@ -183,8 +189,25 @@ impl Server {
             return out.send(&jsonrpc::error(Value::Null, &err));
         }
         let mut answers = Vec::new();
+        // Answers are bounded together: once they pass the limit, the requests left
+        // are not run, and each gets an error saying so.
+        let mut answer_bytes = 0usize;
         for message in batch {
+            if answer_bytes > limits::MAX_BATCH_ANSWER {
+                if let Some(id) = message.get("id").filter(|_| message.get("method").is_some()) {
+                    let err = RpcError::new(
+                        jsonrpc::INVALID_REQUEST,
+                        format!(
+                            "not run: the answers to this batch passed {} MB; send this request again on its own",
+                            limits::MAX_BATCH_ANSWER / (1024 * 1024)
+                        ),
+                    );
+                    answers.push(jsonrpc::error(id.clone(), &err));
+                }
+                continue;
+            }
             if let Some(answer) = self.handle_message(message, out)? {
+                answer_bytes += crate::api::bound::json_len(&answer);
                 answers.push(answer);
             }
         }
