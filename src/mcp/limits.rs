@@ -118,8 +118,7 @@ pub fn check(line: &[u8]) -> Result<Shape, String> {
     let allowed = line
         .len()
         .saturating_mul(MAX_EXPANSION)
-        .max(FREE_PARSE)
-        .min(MAX_PARSED);
+        .clamp(FREE_PARSE, MAX_PARSED);
     if parsed > allowed {
         return Err(format!(
             "message of {} bytes holds {} JSON values, which would take about {} MB to parse; it was refused (the limit is {} MB)",
