@@ -19,6 +19,7 @@ pub const SKILLS_EXTENSION: &str = "io.modelcontextprotocol/skills";
 /// that declares it (it is a draft).
 pub fn capabilities(skills: bool) -> Value {
     let mut caps = json!({
+        "completions": {},
         "logging": {},
         "prompts": {"listChanged": false},
         "resources": {"listChanged": false},

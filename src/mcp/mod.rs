@@ -1,6 +1,7 @@
 //! The MCP layer: lines in, JSON-RPC messages, protocol versions, dispatch to tools and
 //! prompts, answers out.
 
+pub mod completion;
 pub mod era;
 pub mod framing;
 pub mod jsonrpc;

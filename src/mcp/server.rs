@@ -10,6 +10,7 @@ use crate::api::tools::{self, Executor};
 use crate::catalog::toolsets::Selection;
 use crate::catalog::{self, Tool};
 use crate::log::{self, Level};
+use crate::mcp::completion::Completer;
 use crate::mcp::era::{self, Envelope};
 use crate::mcp::framing::Frame;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError};
@@ -95,6 +96,8 @@ pub struct Server {
     seal: Option<StateSeal>,
     /// Ids of the open `subscriptions/listen` requests.
     listens: Vec<Value>,
+    /// `completion/complete`, with what the API told it for this session.
+    completer: Completer,
 }
 
 impl Server {
@@ -108,6 +111,7 @@ impl Server {
             executor: Executor::new(&opts.server_name, opts.config),
             seal: None,
             listens: Vec::new(),
+            completer: Completer::new(),
         }
     }
 
@@ -308,6 +312,10 @@ impl Server {
             "tools/call" => self.tools_call(env, &params, out),
             "prompts/list" => self.prompts_list(env, &params).map(done),
             "prompts/get" => self.prompts_get(&params).map(done),
+            "completion/complete" => {
+                let _ = out.flush();
+                self.completer.complete(&params, &mut self.executor).map(done)
+            }
             "resources/list" => no_cursor(&params).map(|_| done(resources::list(env).clone())),
             "resources/read" => resources::read(env, &params).map(done),
             "skills/list" => resources::skills_list(env, &params).map(done),
