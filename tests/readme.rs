@@ -73,8 +73,8 @@ struct Ran {
     stderr: String,
 }
 
-/// Run one block with `sh -e` in a fresh directory and HOME, nothing configured.
-fn run_block(text: &str) -> Ran {
+/// A fresh machine: a HOME, a working directory holding the binary, nothing configured.
+fn machine() -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = support::temp_dir("readme");
     let bin_dir = dir.join("shims");
@@ -89,6 +89,12 @@ fn run_block(text: &str) -> Ran {
     std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
     // "The loopops-mcp file from IT" is in the directory the user works in.
     std::fs::copy(support::BIN_ABS.as_str(), work.join("loopops-mcp")).unwrap();
+    dir
+}
+
+/// Run one block with `sh -e` on that machine.
+fn run_block(dir: &Path, text: &str) -> Ran {
+    let (bin_dir, home, work) = (dir.join("shims"), dir.join("home"), dir.join("work"));
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -132,8 +138,10 @@ fn every_sh_block_runs_offline_with_nothing_configured() {
         .filter(|(lang, _, _)| lang == "sh")
         .collect();
     assert!(sh.len() >= 3, "the README has runnable examples");
+    // In order, on one machine, as a reader following the README would.
+    let dir = machine();
     for (_, line, text) in &sh {
-        let ran = run_block(text);
+        let ran = run_block(&dir, text);
         assert_eq!(
             ran.code,
             Some(0),
@@ -142,7 +150,11 @@ fn every_sh_block_runs_offline_with_nothing_configured() {
             ran.stderr
         );
         // Whatever looks like JSON on stdout is JSON (the server's answers, --json).
-        for l in ran.stdout.lines().filter(|l| l.starts_with('{')) {
+        for l in ran
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with('{') && l.ends_with('}'))
+        {
             serde_json::from_str::<Value>(l)
                 .unwrap_or_else(|e| panic!("README.md line {line}: stdout line is not JSON ({e}): {l}"));
         }
@@ -160,7 +172,7 @@ fn the_first_setup_command_answers_every_request() {
         .into_iter()
         .find(|(lang, _, _)| lang == "sh")
         .unwrap();
-    let ran = run_block(&text);
+    let ran = run_block(&machine(), &text);
     assert_eq!(ran.code, Some(0), "line {line}: {}", ran.stderr);
     let answers = support::json_lines(ran.stdout.as_bytes());
     assert!(answers.len() >= 3, "{}", ran.stdout);

@@ -1,7 +1,9 @@
 //! The command line: `serve` (the default) and the one-shot commands around it.
 //! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
 
+pub mod clients;
 pub mod entry;
+pub mod install;
 pub mod offering;
 pub mod signin;
 pub mod status;
@@ -33,6 +35,8 @@ Usage: loopops-mcp [COMMAND] [OPTIONS]
 
 Commands:
   serve              Run the MCP server on stdin/stdout (the default)
+  install CLIENT     Add the server to claude-desktop, claude-code, cursor or vscode
+  uninstall CLIENT   Remove it from that client's config
   login              Sign in with Okta and save the entry in the MCP config
   logout             Sign out: blank the saved sign-in in the config, revoke it at Okta
   status             Show the configuration; --check also signs in and calls whoami
@@ -84,6 +88,41 @@ Options:
   --json             Print the result as JSON
 
 Exit codes: 0 signed in, 1 sign-in failed (denied, expired, Okta error), 2 usage error.";
+
+const INSTALL_USAGE: &str = "\
+Add the server to an MCP client's own config: the client's entry gets this binary's
+absolute path and the serve arguments; every other entry stays as it is. The entry
+holds no token: the server reads the sign-in that `loopops-mcp login` saved.
+
+Usage: loopops-mcp install CLIENT [--scope user|project] [--read-only] [--toolsets LIST]
+                                  [--name NAME] [--config PATH] [--dry-run] [--json]
+
+Clients: claude-desktop, claude-code, cursor, vscode
+
+Options:
+  --scope SCOPE      user (default: the user's config) or project (a file in the current
+                     directory: .mcp.json, .cursor/mcp.json, .vscode/mcp.json)
+  --read-only        The client gets no tool that changes records
+  --toolsets LIST    The client gets only these toolsets, comma-separated
+  --name NAME        The entry's name (default: loop-operations)
+  --config PATH      The token store the server should use (default: LOOP_MCP_CONFIG,
+                     else ~/.mcp.json); recorded in the args unless it is ~/.mcp.json
+  --dry-run          Print what would be written, change nothing
+  --json             Print the result as JSON";
+
+const UNINSTALL_USAGE: &str = "\
+Remove the server's entry from an MCP client's config; every other entry stays. The
+sign-in is untouched (`loopops-mcp logout` signs out).
+
+Usage: loopops-mcp uninstall CLIENT [--scope user|project] [--name NAME] [--dry-run] [--json]
+
+Clients: claude-desktop, claude-code, cursor, vscode
+
+Options:
+  --scope SCOPE    user (default) or project
+  --name NAME      The entry's name (default: loop-operations)
+  --dry-run        Say what would be removed, change nothing
+  --json           Print the result as JSON";
 
 const LOGOUT_USAGE: &str = "\
 Sign out: blank the saved refresh token in the config entry (a running server sees
@@ -178,6 +217,8 @@ pub fn run(args: Vec<String>) -> i32 {
         "serve" => parse_serve(&rest).map(serve),
         "login" => parse_login(&rest).map(login),
         "logout" => parse_logout(&rest).map(logout),
+        "install" => parse_install(&rest).map(|a| outcome(install::install(a), INSTALL_USAGE)),
+        "uninstall" => parse_uninstall(&rest).map(|a| outcome(install::uninstall(a), UNINSTALL_USAGE)),
         "status" => parse_status(&rest).map(status::status),
         "tools" => parse_tools(&rest).map(tools),
         "call" => parse_call(&rest).map(call),
@@ -345,6 +386,74 @@ fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
 
 fn login(args: LoginArgs) -> i32 {
     outcome(signin::login(args), LOGIN_USAGE)
+}
+
+/// The CLIENT argument and `--scope` of install / uninstall.
+fn client_and_scope(p: &Parsed, help: &'static str) -> Result<(clients::Client, clients::Scope), Usage> {
+    let mut pos = p.positional.iter();
+    let name = pos
+        .next()
+        .ok_or_else(|| Usage::new(format!("missing the client ({})", clients::CLIENT_NAMES), help))?;
+    if let Some(extra) = pos.next() {
+        return Err(Usage::new(format!("unexpected argument '{extra}'"), help));
+    }
+    let client = clients::Client::parse(name).ok_or_else(|| {
+        Usage::new(
+            format!(
+                "unknown client '{name}'; the clients are: {}",
+                clients::CLIENT_NAMES
+            ),
+            help,
+        )
+    })?;
+    let scope = match p.value("--scope").as_deref() {
+        None | Some("user") => clients::Scope::User,
+        Some("project") => clients::Scope::Project,
+        Some(other) => {
+            return Err(Usage::new(
+                format!("--scope must be user or project, not '{other}'"),
+                help,
+            ));
+        }
+    };
+    Ok((client, scope))
+}
+
+fn parse_install(args: &[String]) -> Result<install::InstallArgs, Usage> {
+    let p = parse(
+        args,
+        &["--read-only", "--dry-run", "--json"],
+        &["--scope", "--toolsets", "--name", "--config"],
+        INSTALL_USAGE,
+    )?;
+    let (client, scope) = client_and_scope(&p, INSTALL_USAGE)?;
+    Ok(install::InstallArgs {
+        client,
+        scope,
+        read_only: p.flag("--read-only"),
+        toolsets: p.value("--toolsets"),
+        name: server_name(&p),
+        config: p.value("--config").map(PathBuf::from),
+        dry_run: p.flag("--dry-run"),
+        json: p.flag("--json"),
+    })
+}
+
+fn parse_uninstall(args: &[String]) -> Result<install::UninstallArgs, Usage> {
+    let p = parse(
+        args,
+        &["--dry-run", "--json"],
+        &["--scope", "--name"],
+        UNINSTALL_USAGE,
+    )?;
+    let (client, scope) = client_and_scope(&p, UNINSTALL_USAGE)?;
+    Ok(install::UninstallArgs {
+        client,
+        scope,
+        name: server_name(&p),
+        dry_run: p.flag("--dry-run"),
+        json: p.flag("--json"),
+    })
 }
 
 fn parse_logout(args: &[String]) -> Result<LogoutArgs, Usage> {
