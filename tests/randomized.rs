@@ -42,6 +42,7 @@ fn forty_thousand_random_messages() {
         toolsets: None,
         server_name: "loop-operations".into(),
         config: Some("/nonexistent/loopops-randomized/mcp.json".into()),
+        confirm: loopops_mcp::mcp::confirm::Asker::Client,
     });
     let mut rng = random::Rng(0x0dd_ba11_5eed);
     let mut out = Collect(Vec::new());

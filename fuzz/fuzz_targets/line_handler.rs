@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         toolsets: None,
         server_name: "loop-operations".into(),
         config: Some("/nonexistent/loopops-fuzz/mcp.json".into()),
+        confirm: loopops_mcp::mcp::confirm::Asker::Client,
     });
     for line in data.split(|&b| b == b'\n') {
         let _ = server.handle_frame(Frame::Line(line.to_vec()), &mut Check);

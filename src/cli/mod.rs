@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
 
 pub mod clients;
+pub mod confirm;
 pub mod entry;
 pub mod install;
 pub mod offering;
@@ -167,13 +168,15 @@ const CALL_USAGE: &str = "\
 Call one tool through the same code path as `serve` and print its result.
 Exit code 1 if the tool reports an error.
 
-Usage: loopops-mcp call TOOL [JSON] [--json] [--read-only] [--name NAME] [--config PATH]
+Usage: loopops-mcp call TOOL [JSON] [--yes] [--json] [--read-only] [--name NAME] [--config PATH]
 
 Arguments:
   TOOL    A tool name (see `loopops-mcp tools`)
   JSON    The tool's arguments as a JSON object (default {}); `-` reads them from stdin
 
 Options:
+  --yes          Confirm in advance: update_deal_stage and submit_forecast ask on a
+                 terminal before they write, and need --yes without one
   --json         Print the whole MCP result (content, structuredContent, isError)
   --read-only    Refuse tools that change records
   --name NAME    The config entry to read under mcpServers (default: loop-operations)
@@ -511,6 +514,7 @@ fn options(selection: Selection, name: Option<String>, config: Option<PathBuf>) 
         toolsets: selection.toolsets,
         server_name: name.unwrap_or_else(|| DEFAULT_SERVER_NAME.to_string()),
         config,
+        confirm: confirm::asker_for_serve(),
     }
 }
 
@@ -531,12 +535,14 @@ fn serve(args: ServeArgs) -> i32 {
     }
     let mut server = Server::new(options(selection, args.name, args.config));
     let stdin = io::stdin().lock();
-    let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);
+    let reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdin), framing::MAX_LINE);
+    // The server reads its input itself: mid-call, it waits for the client's answer.
+    server.attach_input(Box::new(reader));
     // Unbuffered beyond one message: each answer is one write(2) as soon as it is
     // ready, so nothing is pending when SIGTERM ends the process at once.
     let mut out = LineSink::new(io::stdout().lock());
     loop {
-        let frame = match reader.next_frame() {
+        let frame = match server.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(e) => {
@@ -604,6 +610,7 @@ fn tools(args: ToolsArgs) -> i32 {
 struct CallArgs {
     tool: String,
     json: String,
+    yes: bool,
     whole: bool,
     read_only: bool,
     name: Option<String>,
@@ -613,7 +620,7 @@ struct CallArgs {
 fn parse_call(args: &[String]) -> Result<CallArgs, Usage> {
     let p = parse(
         args,
-        &["--json", "--read-only"],
+        &["--json", "--read-only", "--yes"],
         &["--name", "--config"],
         CALL_USAGE,
     )?;
@@ -632,6 +639,7 @@ fn parse_call(args: &[String]) -> Result<CallArgs, Usage> {
     Ok(CallArgs {
         tool,
         json: json_arg,
+        yes: p.flag("--yes"),
         whole: p.flag("--json"),
         read_only: p.flag("--read-only"),
         name: p.value("--name"),
@@ -685,7 +693,7 @@ fn call(args: CallArgs) -> i32 {
         );
         return 1;
     }
-    let opts = options(selection, args.name, args.config);
+    let mut opts = options(selection, args.name, args.config);
     if opts.read_only && tool.is_mutation() {
         let why = if args.read_only {
             "--read-only"
@@ -698,6 +706,13 @@ fn call(args: CallArgs) -> i32 {
         );
         return 1;
     }
+    opts.confirm = match confirm::asker_for_call(tool, args.yes) {
+        Ok(asker) => asker,
+        Err(why) => {
+            eprintln!("error: {}", terminal::clean(&why));
+            return 2;
+        }
+    };
     let mut server = Server::new(opts);
     let answer = request(
         &mut server,

@@ -2,6 +2,7 @@
 //! prompts, answers out.
 
 pub mod completion;
+pub mod confirm;
 pub mod era;
 pub mod framing;
 pub mod jsonrpc;
@@ -10,5 +11,6 @@ pub mod listing;
 pub mod mrtr;
 pub mod protocol;
 pub mod resources;
+pub mod roundtrip;
 pub mod server;
 pub mod sha256;

@@ -11,14 +11,16 @@ use crate::catalog::toolsets::Selection;
 use crate::catalog::{self, Tool};
 use crate::log::{self, Level};
 use crate::mcp::completion::Completer;
+use crate::mcp::confirm::{self, Asker, Choice};
 use crate::mcp::era::{self, Envelope};
 use crate::mcp::framing::Frame;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError};
 use crate::mcp::limits;
 use crate::mcp::listing::{self, no_cursor};
-use crate::mcp::mrtr::{InputRequired, StateSeal};
+use crate::mcp::mrtr::{Elicited, InputRequired, StateError, StateSeal};
 use crate::mcp::protocol::Version;
 use crate::mcp::resources;
+use crate::mcp::roundtrip::{Channel, Event, Reply, Source};
 
 /// Where answers and notifications go.
 pub trait Sink {
@@ -70,6 +72,8 @@ pub struct Options {
     pub server_name: String,
     /// `--config`: overrides `LOOP_MCP_CONFIG` and `~/.mcp.json`.
     pub config: Option<std::path::PathBuf>,
+    /// How overwriting writes are confirmed with the user (`mcp::confirm`).
+    pub confirm: Asker,
 }
 
 /// What a handler produced for one request.
@@ -98,6 +102,13 @@ pub struct Server {
     listens: Vec<Value>,
     /// `completion/complete`, with what the API told it for this session.
     completer: Completer,
+    confirm: Asker,
+    /// The session's input, for reading the client's answers while a call runs.
+    channel: Channel,
+    /// The id of the request being handled.
+    current_request: Option<Value>,
+    /// The client cancelled the request being handled: it gets no response.
+    cancelled: bool,
 }
 
 impl Server {
@@ -112,7 +123,28 @@ impl Server {
             seal: None,
             listens: Vec::new(),
             completer: Completer::new(),
+            confirm: opts.confirm,
+            channel: Channel::default(),
+            current_request: None,
+            cancelled: false,
         }
+    }
+
+    /// Let the server read the session's input itself, so that it can wait for the
+    /// client's answer to a request of its own in the middle of a call. The main loop
+    /// then takes its frames from `next_frame`.
+    pub fn attach_input(&mut self, input: Box<dyn Source>) {
+        self.channel = Channel::new(Some(input));
+    }
+
+    /// The next frame to handle: any put aside during a wait, then new input.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        self.channel.next_frame()
+    }
+
+    /// The bound on waiting for an answer from the client (tests shorten it).
+    pub fn set_max_wait(&mut self, max_wait: std::time::Duration) {
+        self.channel.set_max_wait(max_wait);
     }
 
     /// Before `initialize`, requests are served as the latest handshake version.
@@ -266,6 +298,8 @@ impl Server {
         if env.stateless {
             log::set_client_threshold(env.log_level);
         }
+        self.current_request = Some(id.clone());
+        self.cancelled = false;
         // A bug in one handler must not take the session down with it.
         let result = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(method, &env, &id, params, out)))
             .unwrap_or_else(|_| {
@@ -279,6 +313,9 @@ impl Server {
             log::set_client_threshold(session_level);
         }
         flushed?;
+        if std::mem::take(&mut self.cancelled) {
+            return Ok(None);
+        }
         let result = result.and_then(|answer| match answer {
             Answer::Complete(value) => Ok(Some(env.complete(value))),
             Answer::InputRequired(ir) => env.input_required(ir).map(Some),
@@ -453,6 +490,9 @@ impl Server {
                 Err(RpcError::invalid_params(text))
             };
         }
+        if let Some(end) = self.confirm_write(env, tool, &args, out)? {
+            return Ok(end);
+        }
         let progress = progress_token(params);
         let result = self.run_tool(tool, &args, progress, out);
         Ok(Answer::Complete(match result {
@@ -467,6 +507,223 @@ impl Server {
             )),
             Err(e) => tools::api_failure(tool, &e),
         }))
+    }
+
+    /// Ask the user before an overwriting write. `Some(answer)` ends the call with
+    /// nothing written; `None` lets the write go ahead.
+    fn confirm_write(
+        &mut self,
+        env: &Envelope,
+        tool: &Tool,
+        args: &Value,
+        out: &mut dyn Sink,
+    ) -> Result<Option<Answer>, RpcError> {
+        if !confirm::needed(tool) {
+            return Ok(None);
+        }
+        match self.confirm {
+            Asker::Off => Ok(None),
+            Asker::Prompt(_) => Ok(self.confirm_here(tool, args, out).map(Answer::Complete)),
+            // Clients without form elicitation keep the old behaviour: the server
+            // instructions and the tool description ask the model to confirm.
+            Asker::Client if !env.has_form_elicitation() => Ok(None),
+            Asker::Client if env.modern() => self.confirm_by_retry(env, tool, args, out),
+            Asker::Client if confirm::version_has_elicitation(env.version) => {
+                Ok(self.confirm_mid_call(env, tool, args, out).map(Answer::Complete))
+            }
+            Asker::Client => Ok(None),
+        }
+    }
+
+    /// The question for this call, after the one read that words it; `Err` is the
+    /// call's result when that read fails.
+    fn confirmation_question(
+        &mut self,
+        tool: &Tool,
+        args: &Value,
+        out: &mut dyn Sink,
+    ) -> Result<String, Value> {
+        let Some((read, read_args)) = confirm::lookup(tool, args) else {
+            return Ok(confirm::question(tool, args, &Value::Null));
+        };
+        match self.run_tool(read, &read_args, None, out) {
+            Ok(current) => Ok(confirm::question(tool, args, &current.value)),
+            Err(e) => Err(confirm::lookup_failed(read, &e)),
+        }
+    }
+
+    /// `loopops-mcp call` on a terminal: ask there.
+    fn confirm_here(&mut self, tool: &Tool, args: &Value, out: &mut dyn Sink) -> Option<Value> {
+        let question = match self.confirmation_question(tool, args, out) {
+            Ok(q) => q,
+            Err(failed) => return Some(failed),
+        };
+        let Asker::Prompt(ask) = &mut self.confirm else {
+            unreachable!("confirm_here is for a prompt");
+        };
+        match ask(&question) {
+            Choice::Accept => None,
+            no => Some(confirm::declined(&question, no)),
+        }
+    }
+
+    /// Handshake era: `elicitation/create` while the call runs.
+    fn confirm_mid_call(
+        &mut self,
+        env: &Envelope,
+        tool: &Tool,
+        args: &Value,
+        out: &mut dyn Sink,
+    ) -> Option<Value> {
+        let question = match self.confirmation_question(tool, args, out) {
+            Ok(q) => q,
+            Err(failed) => return Some(failed),
+        };
+        log::info(&format!("{}: asking the user to confirm", tool.name));
+        let params = confirm::elicitation_params(&question, env.version >= Version::V2025_11_25);
+        let choice = match self.ask_client("elicitation/create", params, out) {
+            Reply::Result(result) => match confirm::parse_answer(&result) {
+                Ok(choice) => choice,
+                Err(why) => {
+                    let why = format!("the client's answer could not be understood ({why})");
+                    return Some(confirm::unanswered(&question, &why));
+                }
+            },
+            Reply::Error(error) => {
+                let message: String = error["message"]
+                    .as_str()
+                    .unwrap_or("error")
+                    .chars()
+                    .take(200)
+                    .collect();
+                let why = format!("the client could not ask the user ({message})");
+                return Some(confirm::unanswered(&question, &why));
+            }
+            Reply::CallCancelled => {
+                self.cancelled = true;
+                return Some(Value::Null);
+            }
+            Reply::Closed => {
+                return Some(confirm::unanswered(
+                    &question,
+                    "the client closed the connection first",
+                ));
+            }
+            Reply::TimedOut => return Some(confirm::unanswered(&question, "no answer came in time")),
+        };
+        log::info(&format!("{}: the user answered {choice:?}", tool.name));
+        match choice {
+            Choice::Accept => None,
+            no => Some(confirm::declined(&question, no)),
+        }
+    }
+
+    /// 2026-07-28: answer `input_required` with the question and a state sealed to
+    /// this call; write on the retry that brings that state and an "accept".
+    fn confirm_by_retry(
+        &mut self,
+        env: &Envelope,
+        tool: &Tool,
+        args: &Value,
+        out: &mut dyn Sink,
+    ) -> Result<Option<Answer>, RpcError> {
+        let purpose = confirm::purpose(tool);
+        if let Some(state) = env.retry.request_state.as_deref() {
+            match self.state_seal().open(&purpose, args, state) {
+                Ok(data) => {
+                    let question = data["q"].as_str().unwrap_or_default().to_string();
+                    match env.retry.elicited(confirm::INPUT_KEY)? {
+                        Some(Elicited::Accept(_)) => return Ok(None),
+                        Some(Elicited::Decline) => {
+                            return Ok(Some(Answer::Complete(confirm::declined(
+                                &question,
+                                Choice::Decline,
+                            ))));
+                        }
+                        Some(Elicited::Cancel) => {
+                            return Ok(Some(Answer::Complete(confirm::declined(
+                                &question,
+                                Choice::Cancel,
+                            ))));
+                        }
+                        // No answer with the state: ask again (the spec prefers that).
+                        None => {}
+                    }
+                }
+                // The user gets a fresh question; an old one is not an answer.
+                Err(StateError::Expired) => {}
+                Err(StateError::Replayed) => {
+                    return Ok(Some(Answer::Complete(confirm::refused(
+                        "this confirmation was already used once",
+                    ))));
+                }
+                Err(StateError::Mismatch) => {
+                    return Ok(Some(Answer::Complete(confirm::refused(
+                        "this confirmation was given for different arguments",
+                    ))));
+                }
+                Err(StateError::Invalid) => {
+                    return Ok(Some(Answer::Complete(confirm::refused(
+                        "the confirmation state was not issued by this server process or was altered",
+                    ))));
+                }
+            }
+        }
+        let question = match self.confirmation_question(tool, args, out) {
+            Ok(q) => q,
+            Err(failed) => return Ok(Some(Answer::Complete(failed))),
+        };
+        log::info(&format!("{}: asking the user to confirm", tool.name));
+        let state = self
+            .state_seal()
+            .seal(&purpose, args, &json!({"q": question}), confirm::STATE_TTL);
+        Ok(Some(Answer::InputRequired(
+            InputRequired::new()
+                .elicit_form(confirm::INPUT_KEY, &question, confirm::form_schema())
+                .with_state(state),
+        )))
+    }
+
+    /// Send a request to the client and wait for its answer, serving whatever else
+    /// the client sends meanwhile (`mcp::roundtrip`). Handshake era only.
+    fn ask_client(&mut self, method: &str, params: Value, out: &mut dyn Sink) -> Reply {
+        if !self.channel.can_ask() {
+            return Reply::Closed;
+        }
+        let Ok(ours) = self.channel.send_request(method, params, out) else {
+            return Reply::Closed;
+        };
+        let call = self.current_request.clone();
+        let started = std::time::Instant::now();
+        // One question at a time: a call that would ask too waits for this answer.
+        let must_wait = |m: &Value| {
+            m["method"] == "tools/call"
+                && m["params"]["name"]
+                    .as_str()
+                    .and_then(|n| catalog::catalog().tool(n))
+                    .is_some_and(confirm::needed)
+        };
+        loop {
+            match self.channel.next_event(&ours, call.as_ref(), started, &must_wait) {
+                Event::Reply(reply) => {
+                    if matches!(reply, Reply::CallCancelled | Reply::TimedOut) {
+                        let _ = self
+                            .channel
+                            .withdraw(&ours, "the tool call ended without an answer", out);
+                    }
+                    return reply;
+                }
+                Event::Incoming(frame) => {
+                    let gone = self.handle_frame(frame, out).and_then(|_| out.flush()).is_err();
+                    // That was another message: this request is still the one served.
+                    self.current_request = call.clone();
+                    self.cancelled = false;
+                    if gone {
+                        return Reply::Closed;
+                    }
+                }
+            }
+        }
     }
 
     fn run_tool(

@@ -227,6 +227,39 @@ impl Session {
         }
     }
 
+    /// Send any message as one line (a response to the server, a notification).
+    pub fn send_message(&mut self, msg: &serde_json::Value) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{msg}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line the server writes, as JSON (bounded wait: 60 s).
+    pub fn next_message(&mut self) -> serde_json::Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no message within 60 s; stderr: {}", self.stderr_text()));
+        self.stdout_seen.push(line.clone());
+        serde_json::from_str(&line).expect("stdout line is JSON")
+    }
+
+    /// Whether the server writes nothing more within `wait`.
+    pub fn quiet_for(&mut self, wait: Duration) -> bool {
+        match self.lines.recv_timeout(wait) {
+            Ok(line) => {
+                self.stdout_seen.push(line);
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Close stdin without waiting for the exit.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
     /// `tools/call`, returning the result object.
     pub fn call(&mut self, tool: &str, args: serde_json::Value) -> serde_json::Value {
         let answer = self.request("tools/call", serde_json::json!({"name": tool, "arguments": args}));
