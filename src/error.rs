@@ -254,12 +254,12 @@ impl ApiError {
                 ctx,
             ),
             ApiError::Auth { status: 403, message } => format!(
-                "You are signed in but not allowed to do this{}. Ask a Loop Operations admin for access; retrying will not help.",
-                message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+                "You are signed in but not allowed to do this.{} Ask a Loop Operations admin for access; retrying will not help.",
+                api_said(message.as_deref())
             ),
             ApiError::Auth { status, message } => format!(
-                "The Loop API rejected the access token (HTTP {status}) even after a refresh{}. To sign in again, {sign_in}.",
-                message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                "The Loop API rejected the access token (HTTP {status}) even after a refresh.{} To sign in again, {sign_in}.",
+                api_said(message.as_deref())
             ),
             ApiError::RateLimited { retry_after } => match retry_after {
                 Some(s) => format!("The Loop API is rate limiting requests: try again in {s} s."),
@@ -340,15 +340,19 @@ fn render_http(
     content_type: &str,
     ctx: &CallContext<'_>,
 ) -> String {
-    let said = message.map(|m| m.trim_end_matches('.').to_string());
+    // The API's own words are quoted as data, apart from our advice: a record or a
+    // message cannot pass itself off as this server speaking.
+    let said = api_said(message);
     match (status, code) {
         (_, Some("NOT_FOUND")) | (404, None) => {
-            let what = said.unwrap_or_else(|| {
+            let what = if message.is_some() {
+                format!("No such record.{said}")
+            } else {
                 format!(
-                    "The Loop API has no such record (or no procedure {})",
+                    "The Loop API has no such record (or no procedure {}).",
                     ctx.procedure
                 )
-            });
+            };
             let hint = match ctx.tool {
                 "get_deal" | "update_deal_stage" | "set_deal_next_step" => {
                     " Use search_deals to find the deal's id."
@@ -358,16 +362,19 @@ fn render_http(
                 "get_forecast" => " Use list_owners to find the owner's id.",
                 _ => "",
             };
-            format!("{what}.{hint}")
+            format!("{what}{hint}")
         }
         (_, Some("BAD_REQUEST")) | (400, None) => format!(
-            "The Loop API rejected the arguments: {}. Fix them and call {} again.",
-            said.unwrap_or_else(|| "no reason given".into()),
+            "The Loop API rejected the arguments{}.{said} Fix them and call {} again.",
+            if message.is_none() {
+                " (no reason given)"
+            } else {
+                ""
+            },
             ctx.tool
         ),
         (_, Some("PRECONDITION_FAILED")) | (412, None) => format!(
-            "The Loop API refused the change: {}. The record's current state does not allow it; {}",
-            said.unwrap_or_else(|| "precondition failed".into()),
+            "The Loop API refused the change.{said} The record's current state does not allow it; {}",
             match audience() {
                 Audience::Model => "read it again (get_deal) and tell the user.",
                 Audience::Terminal => "see its current state with `loopops-mcp call get_deal`.",
@@ -379,22 +386,15 @@ fn render_http(
                 let _ = write!(s, " {c}");
             }
             s.push(')');
-            match said {
-                Some(m) => {
-                    let _ = write!(s, ": {m}.");
-                }
-                None if !content_type.contains("json") && !excerpt.is_empty() => {
-                    let kind = if content_type.is_empty() {
-                        "a non-JSON"
-                    } else {
-                        content_type
-                    };
-                    let _ = write!(
-                        s,
-                        " with {kind} answer, likely from a proxy or load balancer in between: {excerpt:?}."
-                    );
-                }
-                None => s.push('.'),
+            s.push('.');
+            if message.is_some() {
+                s.push_str(&said);
+            } else if !content_type.contains("json") && !excerpt.is_empty() {
+                // `excerpt` describes the page (`page::describe`), it does not quote it.
+                let _ = write!(
+                    s,
+                    " The answer was {excerpt}: most likely from a proxy or gateway between you and Loop Operations, not from Loop Operations itself."
+                );
             }
             if status >= 500 {
                 if ctx.is_mutation {
@@ -408,4 +408,25 @@ fn render_http(
             s
         }
     }
+}
+
+// Quoting what others said.
+
+/// The longest quote of another party's words in one of our messages.
+const MAX_QUOTE: usize = 300;
+
+/// ` The Loop API said: "…".` for a message from the API, or nothing.
+fn api_said(message: Option<&str>) -> String {
+    message
+        .map(|m| format!(" The Loop API said: {}.", quote(m)))
+        .unwrap_or_default()
+}
+
+/// Another party's words as data: in double quotes, on one line, scrubbed of secrets,
+/// without control characters or double quotes of their own, and bounded.
+pub fn quote(text: &str) -> String {
+    format!(
+        "\"{}\"",
+        secret::quote_safe(text.trim().trim_end_matches('.'), MAX_QUOTE)
+    )
 }

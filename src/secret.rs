@@ -147,6 +147,27 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     cut
 }
 
+/// Another party's words made safe to put between double quotes in our own text:
+/// scrubbed, on one line (whitespace runs and control characters become one space),
+/// double quotes turned single, at most `max` characters.
+pub fn quote_safe(text: &str, max: usize) -> String {
+    let text = scrub(text);
+    let mut line = String::with_capacity(text.len().min(4096));
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() {
+            space = true;
+            continue;
+        }
+        if space && !line.is_empty() {
+            line.push(' ');
+        }
+        space = false;
+        line.push(if c == '"' { '\'' } else { c });
+    }
+    excerpt(&line, max)
+}
+
 /// The first `max_bytes` bytes of `text` (at a character boundary), scrubbed before
 /// the cut and without a secret's fragment at the edge; `None` if it fits whole.
 pub fn truncate_bytes(text: &str, max_bytes: usize) -> Option<String> {

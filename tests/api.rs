@@ -395,7 +395,7 @@ fn not_found_tells_the_model_how_to_find_the_id() {
     assert!(is_error(&r));
     assert_eq!(
         text(&r),
-        "Deal deal_xyz not found. Use search_deals to find the deal's id."
+        "No such record. The Loop API said: \"Deal deal_xyz not found\". Use search_deals to find the deal's id."
     );
     let r = s.call("get_account", json!({"accountId": "acc_nope"}));
     assert!(
@@ -409,7 +409,7 @@ fn not_found_tells_the_model_how_to_find_the_id() {
     );
     assert!(is_error(&r));
     assert!(
-        text(&r).starts_with("The Loop API refused the change:"),
+        text(&r).starts_with("The Loop API refused the change. The Loop API said: \""),
         "{}",
         text(&r)
     );

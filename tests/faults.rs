@@ -73,7 +73,7 @@ fn cases() -> Vec<Case> {
             fault: |_| Fault::Html502,
             requests: (2, 1),
             ok: (false, false),
-            says: ("likely from a proxy", "probably not applied"),
+            says: ("most likely from a proxy or gateway", "probably not applied"),
         },
         Case {
             name: "500",
@@ -163,8 +163,8 @@ fn cases() -> Vec<Case> {
             requests: (1, 1),
             ok: (false, false),
             says: (
-                "not allowed to do this (Managers only)",
-                "not allowed to do this (Managers only)",
+                "not allowed to do this. The Loop API said: \"Managers only\"",
+                "not allowed to do this. The Loop API said: \"Managers only\"",
             ),
         },
         Case {
@@ -174,8 +174,8 @@ fn cases() -> Vec<Case> {
             requests: (1, 1),
             ok: (false, false),
             says: (
-                "Deal deal_003 not found. Use search_deals",
-                "Deal deal_003 not found. Use search_deals",
+                "said: \"Deal deal_003 not found\". Use search_deals",
+                "said: \"Deal deal_003 not found\". Use search_deals",
             ),
         },
         Case {
@@ -185,7 +185,7 @@ fn cases() -> Vec<Case> {
             requests: (1, 1),
             ok: (false, false),
             says: (
-                "rejected the arguments: closeDate must be in the future",
+                "The Loop API said: \"closeDate must be in the future\"",
                 "rejected the arguments",
             ),
         },

@@ -16,6 +16,7 @@ use crate::catalog::Kind;
 use crate::error::ApiError;
 use crate::log;
 use crate::net::http::{self, Body, Failure, Http, Reply};
+use crate::net::page;
 
 /// The largest answer we read (a page of 100 full deals is well under 1 MB).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -163,9 +164,8 @@ pub fn interpret_bounded(reply: Reply) -> Result<Bounded, ApiError> {
                     "an empty body".into()
                 } else {
                     format!(
-                        "{} that is not valid JSON: {:?}",
-                        content_kind(&reply),
-                        reply.text_excerpt(80)
+                        "{}, which is not valid JSON",
+                        page::describe(&reply.content_type, &reply.body)
                     )
                 },
             });
@@ -208,18 +208,10 @@ pub fn interpret_bounded(reply: Reply) -> Result<Bounded, ApiError> {
             excerpt: if parsed.is_some() {
                 String::new()
             } else {
-                reply.text_excerpt(120)
+                page::describe(&reply.content_type, &reply.body)
             },
             content_type: reply.content_type.clone(),
         }),
-    }
-}
-
-fn content_kind(reply: &Reply) -> String {
-    if reply.content_type.is_empty() {
-        "a body".into()
-    } else {
-        format!("a body of type {}", reply.content_type)
     }
 }
 
@@ -322,7 +314,7 @@ mod tests {
     fn proxies_and_odd_answers() {
         let html = interpret(reply(502, "<html><body>Bad Gateway</body></html>", "text/html")).unwrap_err();
         assert!(
-            matches!(html, ApiError::Http { status: 502, ref excerpt, .. } if excerpt.contains("Bad Gateway"))
+            matches!(html, ApiError::Http { status: 502, ref excerpt, .. } if excerpt == "an HTML page without a title")
         );
         let empty = interpret(reply(200, "", "")).unwrap_err();
         assert!(matches!(empty, ApiError::BadAnswer { .. }));
