@@ -82,7 +82,7 @@ fn cases() -> Vec<Case> {
             requests: (2, 1),
             ok: (false, false),
             says: (
-                "HTTP 500 INTERNAL_SERVER_ERROR): Database unavailable",
+                "HTTP 500 INTERNAL_SERVER_ERROR). The Loop API said: \"Database unavailable\"",
                 "probably not applied",
             ),
         },
