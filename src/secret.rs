@@ -151,7 +151,7 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
 /// scrubbed, on one line (whitespace runs and control characters become one space),
 /// double quotes turned single, at most `max` characters.
 pub fn quote_safe(text: &str, max: usize) -> String {
-    let text = scrub(text);
+    let text = strip_controls(&scrub(text));
     let mut line = String::with_capacity(text.len().min(4096));
     let mut space = false;
     for c in text.chars() {
@@ -166,6 +166,67 @@ pub fn quote_safe(text: &str, max: usize) -> String {
         line.push(if c == '"' { '\'' } else { c });
     }
     excerpt(&line, max)
+}
+
+/// Control characters and bidirectional overrides: never shown as they are.
+pub fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Remove ESC sequences whole (CSI `ESC [ … final`, OSC `ESC ] … BEL/ST`, two-byte
+/// `ESC x`), C1 CSI/OSC likewise, and every other control character but `\n`, `\t`.
+pub fn strip_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let kind = match c {
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    'c'
+                }
+                Some(']' | 'P' | '_' | '^' | 'X') => {
+                    chars.next();
+                    'o'
+                }
+                Some(_) => {
+                    chars.next();
+                    continue;
+                }
+                None => continue,
+            },
+            '\u{9b}' => 'c',
+            '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}' => 'o',
+            c if is_unsafe(c) => continue,
+            c => {
+                out.push(c);
+                continue;
+            }
+        };
+        if kind == 'c' {
+            // Parameters and intermediates, then one final byte in @..~.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) || !(' '..='?').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            // A string sequence ends at BEL, ST (ESC \ or U+9C), or the end.
+            while let Some(c) = chars.next() {
+                if c == '\u{7}' || c == '\u{9c}' {
+                    break;
+                }
+                if c == '\u{1b}' {
+                    if chars.peek() == Some(&'\\') {
+                        chars.next();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The first `max_bytes` bytes of `text` (at a character boundary), scrubbed before

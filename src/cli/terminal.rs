@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::secret;
+use crate::secret::{self, is_unsafe, strip_controls};
 
 /// `text` scrubbed of secrets, with escape sequences and control characters removed
 /// (newlines and tabs are kept).
@@ -29,66 +29,6 @@ fn strip_value(v: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(strip_value),
         _ => {}
     }
-}
-
-fn is_unsafe(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Remove ESC sequences whole (CSI `ESC [ … final`, OSC `ESC ] … BEL/ST`, two-byte
-/// `ESC x`), C1 CSI/OSC likewise, and every other control character but `\n`, `\t`.
-pub fn strip_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let kind = match c {
-            '\u{1b}' => match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    'c'
-                }
-                Some(']' | 'P' | '_' | '^' | 'X') => {
-                    chars.next();
-                    'o'
-                }
-                Some(_) => {
-                    chars.next();
-                    continue;
-                }
-                None => continue,
-            },
-            '\u{9b}' => 'c',
-            '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}' => 'o',
-            c if is_unsafe(c) => continue,
-            c => {
-                out.push(c);
-                continue;
-            }
-        };
-        if kind == 'c' {
-            // Parameters and intermediates, then one final byte in @..~.
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) || !(' '..='?').contains(&c) {
-                    break;
-                }
-            }
-        } else {
-            // A string sequence ends at BEL, ST (ESC \ or U+9C), or the end.
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' || c == '\u{9c}' {
-                    break;
-                }
-                if c == '\u{1b}' {
-                    if chars.peek() == Some(&'\\') {
-                        chars.next();
-                    }
-                    break;
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
