@@ -82,7 +82,7 @@ mod tests {
         );
         assert_eq!(
             describe("text/plain", b"upstream\x1b[2J timed out"),
-            "an answer of type text/plain: \"upstream [2J timed out\""
+            "an answer of type text/plain: \"upstream timed out\""
         );
         assert_eq!(describe("", b""), "a non-JSON answer with an empty body");
         assert!(describe("text/plain", &[b'x'; 500]).ends_with("…\""));
