@@ -341,3 +341,226 @@ fn login_records_read_only_and_toolsets_in_the_entry() {
         support::assert_no_secrets(o, &fake.issued_secrets());
     }
 }
+
+fn login_args(fake: &support::fake::Fake, path: &std::path::Path) -> Vec<String> {
+    vec![
+        "login".into(),
+        "--issuer".into(),
+        fake.custom_issuer(),
+        "--client-id".into(),
+        support::fake::Fake::CLIENT_ID.into(),
+        "--api-url".into(),
+        fake.api_url(),
+        "--config".into(),
+        path.display().to_string(),
+    ]
+}
+
+/// A stand-in `xdg-open` that records the link it was given.
+fn fake_opener(dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("opened.txt");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    (path, log)
+}
+
+#[test]
+fn login_opens_the_browser_at_the_link_and_shows_code_and_minutes() {
+    let fake = support::fake::Fake::start();
+    fake.set_device_interval(0);
+    let dir = support::temp_dir("login-browser");
+    let (path, opened) = fake_opener(&dir);
+    let cfg = dir.join("mcp.json");
+    let args = login_args(&fake, &cfg);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(&args, &[("PATH", &path), ("DISPLAY", ":0")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let link = format!("{}/activate?user_code=ABCD-EFGH", fake.base());
+    assert_eq!(std::fs::read_to_string(&opened).unwrap(), format!("{link}\n"));
+    let e = stderr(&out);
+    assert!(e.contains("Opened Okta's sign-in page in your browser"), "{e}");
+    assert!(e.contains(&link), "the link is shown too: {e}");
+    assert!(e.contains("shows the code ABCD-EFGH"), "{e}");
+    assert!(e.contains("The code is valid for 10 minutes."), "{e}");
+    let o = stdout(&out);
+    assert!(o.contains("Signed in as Dana Analyst"), "{o}");
+    assert!(o.contains("loopops-mcp install claude-desktop"), "{o}");
+    assert!(!o.contains("--config)"), "no advice to hand-edit: {o}");
+    support::assert_no_secrets(&out, &fake.issued_secrets());
+
+    // --no-browser, or no display: nothing is opened, the link is to be opened by hand.
+    std::fs::remove_file(&opened).unwrap();
+    for extra in [vec![("DISPLAY", ":0")], vec![]] {
+        let mut a = args.clone();
+        if !extra.is_empty() {
+            a.push("--no-browser");
+        }
+        let mut env = vec![("PATH", path.as_str())];
+        env.extend(extra);
+        let out = cli(&a, &env);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(!opened.exists(), "{a:?}");
+        assert!(
+            stderr(&out).contains("open this page in a browser"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn login_json_gives_link_code_and_expiry_on_stdout() {
+    let fake = support::fake::Fake::start();
+    fake.set_device_interval(0);
+    let dir = support::temp_dir("login-json");
+    let cfg = dir.join("mcp.json");
+    let mut args = login_args(&fake, &cfg);
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(&args, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = support::json_lines(&out.stdout);
+    assert_eq!(lines.len(), 2, "{}", stdout(&out));
+    let first = &lines[0];
+    assert_eq!(first["status"], "waiting");
+    assert_eq!(first["userCode"], "ABCD-EFGH");
+    assert_eq!(first["verificationUri"], format!("{}/activate", fake.base()));
+    assert_eq!(
+        first["verificationUriComplete"],
+        format!("{}/activate?user_code=ABCD-EFGH", fake.base())
+    );
+    assert_eq!(first["expiresIn"], 600);
+    let at = first["expiresAt"].as_str().unwrap();
+    assert!(
+        at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+        "{at}"
+    );
+    assert_eq!(lines[1]["signedIn"], true);
+    assert_eq!(lines[1]["user"]["name"], "Dana Analyst");
+    support::assert_no_secrets(&out, &fake.issued_secrets());
+}
+
+fn okta_answer(status: u16, body: &str, content_type: &'static str) -> support::fake::Fault {
+    support::fake::Fault::Status {
+        status,
+        body: body.into(),
+        content_type,
+        headers: Vec::new(),
+    }
+}
+
+#[test]
+fn login_failures_say_what_to_fix_without_claiming_a_session() {
+    let cases = [
+        (
+            okta_answer(
+                400,
+                r#"{"error":"unauthorized_client","error_description":"The client is not authorized to use the provided grant type. Configured grant types: [authorization_code, refresh_token]."}"#,
+                "application/json",
+            ),
+            "enable the Device Authorization grant (and Refresh Token) for the app with client id",
+        ),
+        (okta_answer(404, "", "text/plain"), "Okta answered HTTP 404 at "),
+        (
+            okta_answer(400, "<html><body>Bad</body></html>", "text/html"),
+            "Check --issuer: it looks like https://ORG.okta.com/oauth2/default",
+        ),
+        (
+            okta_answer(
+                400,
+                r#"{"error":"invalid_scope","error_description":"One or more scopes are not configured for the authorization server resource."}"#,
+                "application/json",
+            ),
+            "Okta refused the scopes openid profile offline_access",
+        ),
+    ];
+    for (fault, says) in cases {
+        let fake = support::fake::Fake::start();
+        fake.push_fault(support::fake::Route::Device, fault);
+        let dir = support::temp_dir("login-okta-errors");
+        let cfg = dir.join("mcp.json");
+        let args = login_args(&fake, &cfg);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // An empty HOME: no session anywhere.
+        let out = cli(&args, &[("HOME", dir.to_str().unwrap())]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let e = stderr(&out);
+        assert!(e.starts_with("error: "), "{e}");
+        assert!(e.contains(says), "{says:?} in {e}");
+        for wrong in ["still signed in", "in a terminal", "restart the MCP client"] {
+            assert!(!e.contains(wrong), "{wrong:?} in {e}");
+        }
+        assert!(e.matches("HTTP 404").count() <= 1, "{e}");
+        assert!(!cfg.exists(), "nothing written");
+    }
+}
+
+#[test]
+fn a_scheme_less_issuer_gets_https_and_bad_schemes_name_the_flag() {
+    let fake = support::fake::Fake::start();
+    let dir = support::temp_dir("login-scheme");
+    let cfg = dir.join("mcp.json");
+    let mut args = login_args(&fake, &cfg);
+    let typed = fake.custom_issuer().replace("http://", "");
+    args[2] = typed.clone();
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(&a, &[]);
+    let e = stderr(&out);
+    assert!(
+        e.contains(&format!(
+            "note: --issuer (OKTA_ISSUER) has no scheme; using https://{typed}"
+        )),
+        "{e}"
+    );
+    // The fake speaks plain HTTP, so TLS fails: at the URL the user typed, with https.
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains(&format!("https://{typed}")) || e.contains("TLS"),
+        "{e}"
+    );
+    for (issuer, says) in [
+        (
+            "ftp://acme.okta.com",
+            "--issuer (OKTA_ISSUER) must be an https:// URL, not ftp://",
+        ),
+        (
+            "http://acme.okta.com/oauth2/default",
+            "--issuer (OKTA_ISSUER): http://acme.okta.com/oauth2/default uses http://",
+        ),
+    ] {
+        args[2] = issuer.into();
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = cli(&a, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("/v1/token"), "no URL the user never typed");
+    }
+}
+
+#[test]
+fn help_okta_prints_the_readme_guide() {
+    let out = cli(&["help", "okta"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains(text.trim_end()), "the same text as README.md");
+    assert!(text.starts_with("## For IT: setting up Okta"), "{text}");
+    for needed in [
+        "Device Authorization",
+        "openid profile offline_access",
+        "grace period",
+        "status --check",
+    ] {
+        assert!(text.contains(needed), "{needed}");
+    }
+}

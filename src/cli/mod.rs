@@ -1,11 +1,14 @@
 //! The command line: `serve` (the default) and the one-shot commands around it.
 //! Exit codes: 0 success, 1 the command ran and failed, 2 usage error.
 
+pub mod browser;
 pub mod clients;
 pub mod confirm;
 pub mod entry;
 pub mod install;
+pub mod login_ui;
 pub mod offering;
+pub mod okta_help;
 pub mod signin;
 pub mod status;
 pub mod terminal;
@@ -44,7 +47,7 @@ Commands:
   tools              List the tools
   call TOOL [JSON]   Call one tool with JSON arguments and print the result
   prompt [NAME K=V]  List the skills (MCP prompts), or print one rendered
-  help               Print this help
+  help [okta]        Print this help, or the Okta setup guide for IT
 
 Run `loopops-mcp COMMAND --help` for a command's options.
 
@@ -71,12 +74,13 @@ Options:
   --config PATH      The MCP config file (default: LOOP_MCP_CONFIG, else ~/.mcp.json)";
 
 const LOGIN_USAGE: &str = "\
-Sign in with Okta (device authorization: open a URL, approve) and save the
-`loop-operations` entry in the MCP config: command, args and the four variables.
+Sign in with Okta: your browser opens Okta's page showing a code; check it and approve.
+The sign-in is saved in the `loop-operations` entry of the MCP config (command, args
+and the four variables), where every client you added with `install` finds it.
 Values already in the entry are the defaults, so signing in again is just `loopops-mcp login`.
 
 Usage: loopops-mcp login [--issuer URL] [--client-id ID] [--api-url URL] [--config PATH]
-                         [--name NAME] [--read-only] [--toolsets LIST] [--json]
+                         [--name NAME] [--read-only] [--toolsets LIST] [--no-browser] [--json]
 
 Options:
   --issuer URL       Okta issuer: https://ORG/oauth2/default, or https://ORG for the org server
@@ -86,7 +90,10 @@ Options:
   --name NAME        The entry under mcpServers (default: loop-operations)
   --read-only        Record read-only mode in the entry (kept when signing in again)
   --toolsets LIST    Record the toolsets in the entry (all removes them)
-  --json             Print the result as JSON
+  --no-browser       Do not open a browser; open the printed link yourself (also when
+                     there is no display, or over SSH)
+  --json             On stdout, one JSON line with the link, the code and its expiry,
+                     then one with the result
 
 Exit codes: 0 signed in, 1 sign-in failed (denied, expired, Okta error), 2 usage error.";
 
@@ -209,6 +216,10 @@ pub fn run(args: Vec<String>) -> i32 {
         error::set_audience(Audience::Terminal);
     }
     let result = match command.as_str() {
+        "help" if rest.first().map(String::as_str) == Some("okta") => {
+            let _ = writeln!(io::stdout().lock(), "{}", okta_help::text());
+            return 0;
+        }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return 0;
@@ -363,7 +374,7 @@ fn server_name(p: &Parsed) -> String {
 fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
     let p = parse(
         args,
-        &["--json", "--read-only"],
+        &["--json", "--read-only", "--no-browser"],
         &[
             "--issuer",
             "--client-id",
@@ -383,6 +394,7 @@ fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
         name: server_name(&p),
         read_only: p.flag("--read-only"),
         toolsets: p.value("--toolsets"),
+        no_browser: p.flag("--no-browser"),
         json: p.flag("--json"),
     })
 }

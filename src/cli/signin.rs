@@ -1,7 +1,6 @@
 //! `login` and `logout`: put a refresh token into the config entry, or take it out,
 //! without Node. Writes use the same lock and atomic replace as token rotation.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use crate::auth::config_file::{self, ConfigError, ConfigFile};
 use crate::auth::okta::{self, DevicePoll, Endpoints};
 use crate::auth::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
 use crate::cli::entry;
+use crate::cli::login_ui;
 use crate::cli::offering::EntryFlags;
 use crate::cli::terminal;
 use crate::net::http::{self, Http};
@@ -27,6 +27,8 @@ pub struct LoginArgs {
     pub read_only: bool,
     /// Record `--toolsets` in the entry (`all` removes it; kept if not given).
     pub toolsets: Option<String>,
+    /// Print the link instead of opening the browser.
+    pub no_browser: bool,
     pub json: bool,
 }
 
@@ -90,14 +92,28 @@ pub fn login(args: LoginArgs) -> Outcome {
         Ok(t) => t,
         Err(e) => return Outcome::Usage(e),
     };
-    let endpoints = okta::endpoints(&issuer);
-    for url in [&api_url, &endpoints.token] {
-        if let Err(http::Failure::BadUrl(why)) = http::check_url(url) {
-            return Outcome::Usage(why);
+    // Check the URLs the user gave, by the names they gave them.
+    let mut urls: Vec<String> = Vec::new();
+    for (value, what) in [
+        (&issuer, "--issuer (OKTA_ISSUER)"),
+        (&api_url, "--api-url (API_URL)"),
+    ] {
+        match login_ui::with_scheme(value, what) {
+            Ok(url) => match http::check_url(&url) {
+                Err(http::Failure::BadUrl(why)) => return Outcome::Usage(format!("{what}: {why}")),
+                _ => urls.push(url),
+            },
+            Err(e) => return Outcome::Usage(e),
         }
     }
+    let (issuer, api_url) = (urls[0].clone(), urls[1].clone());
+    let endpoints = okta::endpoints(&issuer);
     let http = Http::new(Duration::from_millis(DEFAULT_TIMEOUT_MS));
-    let refresh_token = match device_sign_in(&http, &endpoints, &client_id) {
+    let prompt = login_ui::Prompt {
+        json: args.json,
+        no_browser: args.no_browser,
+    };
+    let refresh_token = match device_sign_in(&http, &endpoints, &client_id, &prompt) {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(e),
     };
@@ -154,7 +170,7 @@ pub fn login(args: LoginArgs) -> Outcome {
             Err(e) => println!("Signed in. (Checking the API failed: {})", terminal::clean(e)),
         }
         println!(
-            "Saved to the `{}` entry of {}. Restart the MCP client that reads this file to use it (see README: Claude Desktop reads its own claude_desktop_config.json; give that path with --config).",
+            "Saved the sign-in in the `{}` entry of {}. MCP clients you added with `loopops-mcp install` use it once restarted; to add one: `loopops-mcp install claude-desktop` (or claude-code, cursor, vscode).",
             args.name,
             config.path.display()
         );
@@ -164,31 +180,15 @@ pub fn login(args: LoginArgs) -> Outcome {
 
 /// The device grant (RFC 8628): show the code, poll until approved, denied or expired.
 /// Returns (access token, refresh token).
-fn device_sign_in(http: &Http, ep: &Endpoints, client_id: &str) -> Result<(Secret, Secret), String> {
-    let start = okta::device_authorize(http, ep, client_id).map_err(|e| e.render())?;
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "To sign in to Loop Operations, open this page in a browser:\n"
-    );
-    let _ = writeln!(
-        err,
-        "    {}\n",
-        terminal::clean(
-            start
-                .verification_uri_complete
-                .as_deref()
-                .unwrap_or(&start.verification_uri)
-        )
-    );
-    let _ = writeln!(
-        err,
-        "and check that it shows the code {} (or enter it at {}).",
-        terminal::clean(&start.user_code),
-        terminal::clean(&start.verification_uri)
-    );
-    let _ = writeln!(err, "Waiting for approval (Ctrl-C to cancel)…");
-    drop(err);
+fn device_sign_in(
+    http: &Http,
+    ep: &Endpoints,
+    client_id: &str,
+    prompt: &login_ui::Prompt,
+) -> Result<(Secret, Secret), String> {
+    let start = okta::device_authorize(http, ep, client_id)
+        .map_err(|e| login_ui::failure(&e, login_ui::Step::Start, ep, client_id))?;
+    prompt.show(&start);
     let deadline = Instant::now() + Duration::from_secs(start.expires_in);
     let mut interval = Duration::from_secs(start.interval);
     loop {
@@ -198,6 +198,7 @@ fn device_sign_in(http: &Http, ep: &Endpoints, client_id: &str) -> Result<(Secre
             );
         }
         std::thread::sleep(interval);
+        prompt.waiting(deadline.saturating_duration_since(Instant::now()));
         match okta::device_poll(http, ep, client_id, &start.device_code) {
             DevicePoll::Pending => {}
             // RFC 8628 §3.5: the slower interval stays for the rest of the flow.
@@ -208,7 +209,7 @@ fn device_sign_in(http: &Http, ep: &Endpoints, client_id: &str) -> Result<(Secre
                     "the sign-in code expired before it was approved; run `loopops-mcp login` again".into(),
                 );
             }
-            DevicePoll::Failed(e) => return Err(e.render()),
+            DevicePoll::Failed(e) => return Err(login_ui::failure(&e, login_ui::Step::Poll, ep, client_id)),
             DevicePoll::Approved(tokens) => {
                 return match tokens.refresh_token {
                     Some(rt) => Ok((tokens.access_token, rt)),
