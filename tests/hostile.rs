@@ -436,3 +436,61 @@ fn api_text_is_quoted_apart_from_our_advice() {
     assert_eq!(advice, "Fix them and call get_deal again.");
     s.finish();
 }
+
+/// A lone surrogate in another program's entry (Node writes and reads it): the server
+/// serves, rotates and saves the token, and every other byte of the file is kept.
+#[test]
+fn a_lone_surrogate_in_another_entry_is_kept_byte_for_byte() {
+    let (fake, cfg) = setup("surrogate");
+    let original = std::fs::read_to_string(&cfg.path)
+        .unwrap()
+        .replace("\"gh-mcp\"", "\"gh-mcp \\ud800 \\udc00x \\ud83d\\ude00\"")
+        .replace("\"alpha\": 1.50", "\"alpha\":   1.50 ");
+    std::fs::write(&cfg.path, &original).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&original).is_err());
+    let old_token = original
+        .split("\"OKTA_REFRESH_TOKEN\": \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let mut s = session(&cfg, &[]);
+    let r = s.call("whoami", json!({}));
+    assert!(!is_error(&r), "{r}");
+    let out = s.finish();
+    assert_no_secrets(&out, &fake.issued_secrets());
+    let after = std::fs::read_to_string(&cfg.path).unwrap();
+    let new_token = fake.current_refresh_token().unwrap();
+    assert_ne!(new_token, old_token, "the fake rotates");
+    assert_eq!(
+        after,
+        original.replace(&old_token, &new_token),
+        "only the token changed"
+    );
+}
+
+/// An unusable proxy URL names the variable, not Okta or OKTA_ISSUER.
+#[test]
+fn an_invalid_proxy_url_names_the_variable() {
+    let env = [
+        ("API_URL", "https://api.loopops.invalid/api/trpc"),
+        ("OKTA_ISSUER", "https://acme.okta.invalid/oauth2/default"),
+        ("OKTA_CLIENT_ID", "client-test"),
+        ("OKTA_REFRESH_TOKEN", "rt-proxy-test-0000000000"),
+        ("HTTPS_PROXY", "http://user:pa55word-secret@proxy .corp:80:80"),
+    ];
+    let out = run(
+        &["status", "--check", "--json"],
+        &env,
+        b"",
+        Duration::from_secs(30),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let err = report["check"]["error"].as_str().unwrap();
+    assert!(err.contains("the proxy URL in HTTPS_PROXY is not valid"), "{err}");
+    assert!(!err.contains("HTTP 0") && !err.contains("OKTA_ISSUER"), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("pa55word"),
+        "{report}"
+    );
+}

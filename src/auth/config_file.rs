@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::auth::config_splice;
 pub use crate::error::ConfigError;
 
 /// The name of our stanza under `mcpServers` unless told otherwise.
@@ -82,7 +83,13 @@ impl ConfigFile {
         if text.trim().is_empty() {
             return Ok(Some(Value::Object(Map::new())));
         }
-        match serde_json::from_str::<Value>(&text) {
+        // Another program's entry may hold a lone surrogate, which Node accepts.
+        let parsed = serde_json::from_str::<Value>(&text).or_else(|e| {
+            config_splice::lenient_text(&text)
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .ok_or(e)
+        });
+        match parsed {
             Ok(v @ Value::Object(_)) => Ok(Some(v)),
             Ok(_) => Err(ConfigError::Invalid {
                 path: self.path.clone(),
@@ -159,8 +166,14 @@ impl ConfigFile {
         let prefix = format!(".{file_name}.tmp.");
         remove_leftovers(&dir, &prefix);
         let tmp = dir.join(format!("{prefix}{}", std::process::id()));
-        let mut text = serde_json::to_string_pretty(doc).map_err(|e| werr(io::Error::other(e)))?;
-        text.push('\n');
+        let text = match spliced(&target, doc) {
+            Some(t) => t,
+            None => {
+                let mut t = serde_json::to_string_pretty(doc).map_err(|e| werr(io::Error::other(e)))?;
+                t.push('\n');
+                t
+            }
+        };
         let result = (|| {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -178,6 +191,14 @@ impl ConfigFile {
         }
         result.map_err(werr)
     }
+}
+
+/// A file that serde_json alone cannot read (lone surrogates) is rewritten by
+/// splicing, so that the other entries keep every byte.
+fn spliced(target: &Path, doc: &Value) -> Option<String> {
+    let current = fs::read_to_string(target).ok()?;
+    let old: Value = serde_json::from_str(&config_splice::lenient_text(&current)?).ok()?;
+    config_splice::splice(&current, &old, doc)
 }
 
 fn remove_leftovers(dir: &Path, prefix: &str) {

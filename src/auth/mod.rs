@@ -2,6 +2,7 @@
 //! and the access-token cache with its refresh cycle.
 
 pub mod config_file;
+pub mod config_splice;
 pub mod okta;
 pub mod settings;
 pub mod token;

@@ -81,7 +81,8 @@ impl Http {
 
     /// The agent for `url`: through the proxy the environment names for it, or direct.
     fn agent_for(&self, url: &str) -> Result<(Agent, bool), Failure> {
-        let proxy_url = proxy::proxy_for(url, &|k| std::env::var(k).ok());
+        let source = proxy::proxy_source(url, &|k| std::env::var(k).ok());
+        let proxy_url = source.as_ref().map(|(_, v)| v.clone());
         let proxied = proxy_url.is_some();
         if let Some((_, agent)) = self.agents.borrow().iter().find(|(p, _)| *p == proxy_url) {
             return Ok((agent.clone(), proxied));
@@ -91,8 +92,12 @@ impl Http {
         }
         let proxy = match &proxy_url {
             Some(p) => Some(Proxy::new(p).map_err(|_| {
-                // The URL may hold credentials: name the variables, not the value.
-                Failure::BadUrl("the proxy URL in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY is not valid".into())
+                // The URL may hold credentials: name the variable, not the value. The
+                // request never left, which is what the callers need to know.
+                let var = source.as_ref().map_or("HTTPS_PROXY", |(n, _)| *n);
+                Failure::NotSent(format!(
+                    "the proxy URL in {var} is not valid (expected http://host:port, optionally with user:password@); fix or unset {var}"
+                ))
             })?),
             None => None,
         };
@@ -242,7 +247,9 @@ fn classify(e: ureq::Error) -> Failure {
         E::Timeout(_) => Failure::Timeout,
         E::HostNotFound => Failure::NotSent("host not found (DNS)".into()),
         E::ConnectProxyFailed(m) => Failure::NotSent(format!("the proxy refused the connection: {m}")),
-        E::InvalidProxyUrl => Failure::BadUrl("the proxy URL in HTTPS_PROXY/HTTP_PROXY is invalid".into()),
+        E::InvalidProxyUrl => {
+            Failure::NotSent("the proxy URL in HTTPS_PROXY or ALL_PROXY is not valid; fix or unset it".into())
+        }
         E::Tls(m) => Failure::Tls(m.to_string()),
         E::Rustls(e) => Failure::Tls(e.to_string()),
         E::Pem(e) => Failure::Tls(e.to_string()),

@@ -10,16 +10,24 @@ use std::net::Ipv4Addr;
 
 /// The proxy URL for `url`, if any. `env` looks up a variable.
 pub fn proxy_for(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let get = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| env(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
+    proxy_source(url, env).map(|(_, v)| v)
+}
+
+/// The same, with the variable it came from (to name it when the URL is unusable).
+pub fn proxy_source(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<(&'static str, String)> {
+    let get = |names: &[&'static str]| {
+        names.iter().find_map(|n| {
+            env(n)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(|v| (*n, v))
+        })
     };
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let (host, port) = split_host_port(authority, scheme);
-    if let Some(list) = get(&["NO_PROXY", "no_proxy"])
+    if let Some((_, list)) = get(&["NO_PROXY", "no_proxy"])
         && bypasses(&list, &host, port)
     {
         return None;
