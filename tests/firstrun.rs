@@ -196,6 +196,24 @@ fn toolsets_choose_what_serve_tools_and_status_show() {
         listed_tools(&["tools", "--toolsets", "forecasts,deals", "--read-only"], &[]),
         both
     );
+    // The modern era gets the same selection, with its caching fields.
+    let modern = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let mut line = modern.to_vec();
+    line.push(b'\n');
+    let out = run(&["serve", "--toolsets", "deals"], &[], &line, LIMIT);
+    let answer = &support::json_lines(&out.stdout)[0]["result"];
+    let names: Vec<&str> = answer["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, deals);
+    assert!(
+        answer["ttlMs"].is_number() && answer["cacheScope"].is_string(),
+        "{answer}"
+    );
+    assert_eq!(answer["resultType"], "complete");
     // `all` and the default are the full catalog, in the same order.
     let all = served_tools(&["serve"], &[]);
     assert_eq!(all.len(), 14);
@@ -357,6 +375,7 @@ fn login_args(fake: &support::fake::Fake, path: &std::path::Path) -> Vec<String>
 }
 
 /// A stand-in `xdg-open` that records the link it was given.
+#[cfg(unix)]
 fn fake_opener(dir: &std::path::Path) -> (String, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
@@ -373,6 +392,7 @@ fn fake_opener(dir: &std::path::Path) -> (String, std::path::PathBuf) {
     (path, log)
 }
 
+#[cfg(unix)]
 #[test]
 fn login_opens_the_browser_at_the_link_and_shows_code_and_minutes() {
     let fake = support::fake::Fake::start();
