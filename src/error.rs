@@ -36,6 +36,12 @@ pub enum ConfigError {
         path: PathBuf,
         error: io::Error,
     },
+    /// Proving the write path failed before a token was spent (auth-notes rule 7):
+    /// nothing was sent, the saved sign-in is intact.
+    NotWritable {
+        path: PathBuf,
+        error: io::Error,
+    },
     /// No home directory and no `LOOP_MCP_CONFIG`.
     NoHome,
 }
@@ -57,6 +63,11 @@ impl std::fmt::Display for ConfigError {
             ),
             ConfigError::Lock { path, error } => write!(f, "cannot lock {}: {error}", path.display()),
             ConfigError::Write { path, error } => write!(f, "cannot write {}: {error}", path.display()),
+            ConfigError::NotWritable { path, error } => write!(
+                f,
+                "cannot save a renewed sign-in: writing {} failed ({error}). The session was not renewed, so the saved sign-in still works. To fix it, make that directory writable for this user and free some disk space, or set LOOP_MCP_STORE to a writable directory",
+                path.display()
+            ),
             ConfigError::NoHome => write!(
                 f,
                 "no home directory found; set LOOP_MCP_CONFIG to the config file's path"
@@ -120,6 +131,11 @@ pub enum ApiError {
     BadUrl(String),
     /// The Okta refresh failed.
     Okta(OktaError),
+    /// Another process held the sign-in store's lock (renewing the session) for
+    /// longer than a tool call may wait.
+    RenewalBusy {
+        waited: Duration,
+    },
     Config(ConfigError),
 }
 
@@ -143,6 +159,11 @@ pub enum OktaError {
         ms: u64,
     },
     Network {
+        cause: String,
+    },
+    /// The refresh was sent and no answer from Okta came back, even after the one
+    /// immediate retry: whether the token was spent is unknown (auth-notes rule 9).
+    OutcomeUnknown {
         cause: String,
     },
     Tls {
@@ -276,6 +297,10 @@ impl ApiError {
                 "The configuration is not usable: {m}. Fix API_URL or OKTA_ISSUER (`loopops-mcp status` shows them)."
             ),
             ApiError::Okta(e) => e.render(),
+            ApiError::RenewalBusy { waited } => format!(
+                "Another loopops-mcp process is renewing the sign-in and did not finish within {} s. Nothing is lost: try again in a moment. If this keeps happening, look for a stopped or hung loopops-mcp process.",
+                waited.as_secs()
+            ),
             ApiError::Config(e) => format!("The MCP config file is not usable: {e}."),
         }
     }
@@ -294,6 +319,7 @@ impl OktaError {
             OktaError::ClientConfig { error, detail } => format!("{error}: {detail}"),
             OktaError::Transient { detail, .. } => detail.clone(),
             OktaError::Timeout { ms } => format!("no answer within {ms} ms"),
+            OktaError::OutcomeUnknown { cause } => cause.clone(),
             OktaError::Network { cause } | OktaError::Tls { cause } => cause.clone(),
             OktaError::BadAnswer { status, detail } => format!("HTTP {status}: {detail}"),
         };
@@ -318,6 +344,9 @@ impl OktaError {
             ),
             OktaError::Timeout { ms } => format!(
                 "Okta did not answer within {ms} ms while renewing the session; you are still signed in. Try again in a moment."
+            ),
+            OktaError::OutcomeUnknown { cause } => format!(
+                "Okta's answer to renewing the session was lost ({cause}), even after an immediate retry, so it is not known whether the saved sign-in was renewed. Try again in a moment; if Okta then says the sign-in is no longer valid, {sign_in}."
             ),
             OktaError::Network { cause } => format!(
                 "Could not reach Okta to renew the session: {cause}. You are still signed in; check the network, VPN or proxy (HTTPS_PROXY) and try again."

@@ -270,8 +270,13 @@ fn status_check_signs_in_or_names_the_failing_step() {
     assert_eq!(api.status.code(), Some(1));
     assert!(stdout(&api).contains("FAILED at step `api`"), "{}", stdout(&api));
 
+    // A token Okta does not know, and no sign-in store to fall back on.
     cfg.set_var("OKTA_REFRESH_TOKEN", "rt-not-a-real-token-000");
-    let okta = cli(&["status", "--check", "--json"], &env);
+    let empty_store = support::temp_dir("check-store");
+    let okta = cli(
+        &["status", "--check", "--json"],
+        &[env[0], ("LOOP_MCP_STORE", empty_store.to_str().unwrap())],
+    );
     assert_eq!(okta.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&okta.stdout).unwrap();
     assert_eq!(v["check"]["failedStep"], "okta");

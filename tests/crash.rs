@@ -37,10 +37,16 @@ fn kills_in_the_middle_of_persisting_never_corrupt_or_lose_the_config() {
     let cfg = Config::new("crash", &fake, &fake.custom_issuer(), &rt);
     let template = without_token(cfg.read());
     let config_env = cfg.path.display().to_string();
+    let store_dir = support::temp_dir("crash-store");
+    let store_file = store_dir.join("tokens.json");
+    let store_env = store_dir.display().to_string();
     let check = |wait: Option<Duration>| -> bool {
         let mut child = command(
             &["status", "--check", "--json"],
-            &[("LOOP_MCP_CONFIG", config_env.as_str())],
+            &[
+                ("LOOP_MCP_CONFIG", config_env.as_str()),
+                ("LOOP_MCP_STORE", store_env.as_str()),
+            ],
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -71,6 +77,7 @@ fn kills_in_the_middle_of_persisting_never_corrupt_or_lose_the_config() {
         let reader = {
             let stop = &stop;
             let path = cfg.path.clone();
+            let store_file = store_file.clone();
             let fake = &fake;
             let fake_current = move || seq(&fake.current_refresh_token().unwrap());
             let template = template.clone();
@@ -78,16 +85,20 @@ fn kills_in_the_middle_of_persisting_never_corrupt_or_lose_the_config() {
                 let mut reads = 0usize;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let newest_before = fake_current();
+                    // The sign-in store is written first: it holds the newest token
+                    // or, between Okta's answer and the write, the one before.
+                    let text = std::fs::read_to_string(&store_file).expect("the store exists");
+                    let store: Value =
+                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("torn store ({e}): {text}"));
+                    let token = store_token(&store);
+                    assert!(
+                        seq(&token) + 1 >= newest_before,
+                        "stale token {token} (newest was #{newest_before})"
+                    );
+                    // The config entry's copy may lag; the file must stay whole.
                     let text = std::fs::read_to_string(&path).expect("the config always exists");
                     let doc: Value =
                         serde_json::from_str(&text).unwrap_or_else(|e| panic!("torn config ({e}): {text}"));
-                    let token = doc["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"]
-                        .as_str()
-                        .unwrap();
-                    assert!(
-                        seq(token) + 1 >= newest_before,
-                        "stale token {token} (newest was #{newest_before})"
-                    );
                     assert_eq!(without_token(doc), template, "other entries changed");
                     reads += 1;
                 }
@@ -123,4 +134,24 @@ fn kills_in_the_middle_of_persisting_never_corrupt_or_lose_the_config() {
         .collect();
     names.sort();
     assert_eq!(names, ["mcp.json", "mcp.json.lock"]);
+    let mut names: Vec<String> = std::fs::read_dir(&store_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["tokens.json", "tokens.json.lock"]);
+    let store: Value = serde_json::from_str(&std::fs::read_to_string(&store_file).unwrap()).unwrap();
+    assert_eq!(store_token(&store), fake.current_refresh_token().unwrap());
+}
+
+/// The one refresh token the store holds (there is one issuer here).
+fn store_token(store: &Value) -> String {
+    let entries = store["entries"].as_object().expect("the store has entries");
+    assert_eq!(entries.len(), 1);
+    let entry = entries.values().next().unwrap();
+    entry["refreshToken"]
+        .as_str()
+        .expect("a current token")
+        .to_string()
 }

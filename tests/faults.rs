@@ -41,7 +41,10 @@ fn cases() -> Vec<Case> {
             fault: |_| Fault::Hang,
             requests: (2, 1),
             ok: (false, false),
-            says: ("did not answer within 700 ms", "may or may not have been applied"),
+            says: (
+                "did not answer within 1000 ms",
+                "may or may not have been applied",
+            ),
         },
         Case {
             name: "reset mid-body",
@@ -231,7 +234,7 @@ fn fault_matrix() {
         let fake = Fake::start();
         let rt = fake.new_refresh_token();
         let cfg = Config::new("fault", &fake, &fake.custom_issuer(), &rt);
-        cfg.set_var("API_TIMEOUT_MS", "700");
+        cfg.set_var("API_TIMEOUT_MS", "1000");
         let mut s = session(&cfg, &[]);
         // Warm up: the token is minted and the connection open.
         assert!(!is_error(&s.call("whoami", json!({}))));
@@ -379,7 +382,7 @@ fn a_connect_timeout_is_retried_for_queries_and_mutations() {
     assert!(held.len() < 1000, "the accept queue never filled");
     let (fake, cfg) = support::setup("connect-timeout");
     cfg.set_var("API_URL", &format!("http://{addr}/api/trpc"));
-    cfg.set_var("API_TIMEOUT_MS", "500");
+    cfg.set_var("API_TIMEOUT_MS", "1000");
     let mut s = session(&cfg, &[("LOOP_MCP_LOG", "info")]);
     for (tool, args) in [
         ("get_deal", json!({"dealId": "deal_003"})),

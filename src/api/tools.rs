@@ -57,11 +57,11 @@ impl Executor {
 /// A client for these settings, or why there cannot be one.
 pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiError> {
     let missing = settings.missing();
-    let (Some(api_url), Some(issuer), Some(client_id), Some(refresh_token)) = (
+    // The refresh token may be missing here: the sign-in store can hold one.
+    let (Some(api_url), Some(issuer), Some(client_id)) = (
         settings.api_url.as_deref(),
         settings.issuer.as_deref(),
         settings.client_id.as_deref(),
-        settings.refresh_token.clone(),
     ) else {
         return Err(ApiError::NotSignedIn {
             missing,
@@ -77,10 +77,10 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
     let auth = Auth::new(
         issuer,
         client_id,
-        refresh_token,
+        settings.env_refresh_token.clone(),
         settings.config.clone(),
         server_name,
-        settings.timeout,
+        settings.okta_timeout,
     );
     Ok(Client::new(Http::new(settings.timeout), api_url, auth))
 }

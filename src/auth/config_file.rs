@@ -6,9 +6,8 @@
 //! is created once and never deleted (the kernel drops the lock when a process dies,
 //! so it cannot go stale), never on the config itself, whose inode the rename replaces.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -110,16 +109,10 @@ impl ConfigFile {
     /// Run `f` holding the sidecar lock, waiting at most `wait` for it.
     pub fn with_lock<T>(&self, wait: Duration, f: impl FnOnce() -> T) -> Result<T, ConfigError> {
         let lock_path = self.lock_path();
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|error| ConfigError::Lock {
-                path: lock_path.clone(),
-                error,
-            })?;
+        let file = platform::open_lock_file(&lock_path).map_err(|error| ConfigError::Lock {
+            path: lock_path.clone(),
+            error,
+        })?;
         let mut lock = fd_lock::RwLock::new(file);
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
@@ -150,11 +143,20 @@ impl ConfigFile {
     /// fsynced, renamed over the target, then the directory fsynced. Call it holding
     /// the lock: leftovers of writers that died mid-write are removed here.
     pub fn write(&self, doc: &Value) -> Result<(), ConfigError> {
+        let text = spliced(&self.real_path(), doc).unwrap_or_else(|| render(doc));
+        let prepared = self.prepare(text.len()).map_err(|e| match e {
+            ConfigError::NotWritable { path, error } => ConfigError::Write { path, error },
+            other => other,
+        })?;
+        prepared.commit_text(&text)
+    }
+
+    /// Prove that the file can be replaced before doing anything that cannot be
+    /// undone (auth-notes rule 7): create the temp file, fill it with `reserve`
+    /// bytes and fsync it, so that a read-only directory, a full disk or a taken
+    /// name shows up now. Call it holding the lock.
+    pub fn prepare(&self, reserve: usize) -> Result<PreparedWrite, ConfigError> {
         let target = self.real_path();
-        let werr = |error: io::Error| ConfigError::Write {
-            path: target.clone(),
-            error,
-        };
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -165,31 +167,247 @@ impl ConfigFile {
             .unwrap_or_else(|| "mcp.json".into());
         let prefix = format!(".{file_name}.tmp.");
         remove_leftovers(&dir, &prefix);
-        let tmp = dir.join(format!("{prefix}{}", std::process::id()));
-        let text = match spliced(&target, doc) {
-            Some(t) => t,
-            None => {
-                let mut t = serde_json::to_string_pretty(doc).map_err(|e| werr(io::Error::other(e)))?;
-                t.push('\n');
-                t
-            }
+        let not_writable = |path: &Path, error: io::Error| ConfigError::NotWritable {
+            path: path.to_path_buf(),
+            error,
         };
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &target)?;
-            // The rename is durable only once the directory is.
-            File::open(&dir)?.sync_all()
+        let (tmp, mut file) = create_temp(&dir, &prefix).map_err(|e| not_writable(&dir, e))?;
+        let mut prepared = PreparedWrite {
+            tmp,
+            file: None,
+            target: target.clone(),
+            dir,
+        };
+        let filled = (|| {
+            platform::keep_owner(&file, &target, &prepared.dir)?;
+            write_filler(&mut file, reserve)?;
+            file.sync_all()
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+        match filled {
+            Ok(()) => {
+                prepared.file = Some(file);
+                Ok(prepared)
+            }
+            Err(e) => Err(not_writable(&prepared.tmp.clone(), e)),
         }
-        result.map_err(werr)
+    }
+}
+
+/// A temp file proven writable, waiting for the content that replaces the target.
+/// Dropped without a commit, it is removed.
+pub struct PreparedWrite {
+    tmp: PathBuf,
+    file: Option<File>,
+    target: PathBuf,
+    dir: PathBuf,
+}
+
+impl PreparedWrite {
+    pub fn commit(self, doc: &Value) -> Result<(), ConfigError> {
+        let text = spliced(&self.target, doc).unwrap_or_else(|| render(doc));
+        self.commit_text(&text)
+    }
+
+    fn commit_text(mut self, text: &str) -> Result<(), ConfigError> {
+        let mut file = self.file.take().expect("a prepared write has its file");
+        let result = (|| {
+            // Overwrite the reserved bytes in place: no new blocks are needed for a
+            // text no longer than the reservation, so a disk that filled up since
+            // cannot fail us now.
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(text.as_bytes())?;
+            file.set_len(text.len() as u64)?;
+            file.sync_all()?;
+            drop(file);
+            platform::replace(&self.tmp, &self.target)?;
+            // The rename is durable only once the directory is.
+            platform::sync_dir(&self.dir)
+        })();
+        result.map_err(|error| ConfigError::Write {
+            path: self.target.clone(),
+            error,
+        })
+    }
+}
+
+impl Drop for PreparedWrite {
+    fn drop(&mut self) {
+        // Committed: the temp name is gone (renamed); otherwise remove it.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+fn render(doc: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(doc).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
+/// A new 0600 file named `<prefix><pid>[.n]`: a name another program took in a
+/// shared directory is skipped, never opened.
+fn create_temp(dir: &Path, prefix: &str) -> io::Result<(PathBuf, File)> {
+    let mut last = None;
+    for n in 0..16 {
+        let name = match n {
+            0 => format!("{prefix}{}", std::process::id()),
+            n => format!("{prefix}{}.{n}", std::process::id()),
+        };
+        let path = dir.join(name);
+        match platform::create_new_private(&path) {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temp name")))
+}
+
+fn write_filler(file: &mut File, len: usize) -> io::Result<()> {
+    let chunk = [b' '; 4096];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        file.write_all(&chunk[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Create `dir` and any missing parents as 0700 whatever the umask, owned (when
+/// run as root) by the owner of the nearest existing parent, so that `sudo` never
+/// leaves a user with a directory of their own they cannot enter.
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_private_dir_all(parent)?;
+    }
+    match platform::create_private_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
+/// What differs between operating systems, kept small so that each has its own.
+#[cfg(unix)]
+mod platform {
+    use std::fs::{self, File, OpenOptions};
+    use std::io;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    use std::path::Path;
+
+    // Not in std; the values differ per OS (and per Linux architecture).
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    const FLAGS: i32 = 0x0100 /* O_NOFOLLOW */ | 0x0004 /* O_NONBLOCK */;
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "riscv64",
+            target_arch = "s390x"
+        )
+    ))]
+    const FLAGS: i32 = 0o400000 /* O_NOFOLLOW */ | 0o4000 /* O_NONBLOCK */;
+    #[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
+    const FLAGS: i32 = 0o100000 /* O_NOFOLLOW */ | 0o4000 /* O_NONBLOCK */;
+    #[cfg(not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        all(
+            target_os = "linux",
+            any(
+                target_arch = "x86",
+                target_arch = "x86_64",
+                target_arch = "riscv64",
+                target_arch = "s390x",
+                target_arch = "aarch64",
+                target_arch = "arm"
+            )
+        )
+    )))]
+    const FLAGS: i32 = 0;
+
+    /// The lock sidecar: never through a symlink, never blocking on a FIFO, and
+    /// only a regular file.
+    pub fn open_lock_file(path: &Path) -> io::Result<File> {
+        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(io::Error::other("it is a symbolic link; remove it"));
+        }
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(FLAGS)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::other("it is not a regular file; remove it"));
+        }
+        if !existed {
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+            if let Some(dir) = path.parent() {
+                keep_owner(&file, dir, dir)?;
+            }
+        }
+        Ok(file)
+    }
+
+    pub fn create_new_private(path: &Path) -> io::Result<File> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(FLAGS)
+            .open(path)?;
+        // The umask may have taken bits away (or left none): set them exactly.
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+
+    /// Run as root over a user's file (or in a user's directory), give what we
+    /// created to that user; a file we cannot give away is refused, not written.
+    pub fn keep_owner(created: &File, target: &Path, dir: &Path) -> io::Result<()> {
+        let ours = created.metadata()?;
+        let like = fs::metadata(target).or_else(|_| fs::metadata(dir))?;
+        if ours.uid() == 0 && like.uid() != 0 {
+            std::os::unix::fs::fchown(created, Some(like.uid()), Some(like.gid())).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "running as root, and {} belongs to uid {}: cannot keep that owner ({e})",
+                        target.display(),
+                        like.uid()
+                    ),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+        fs::DirBuilder::new().mode(0o700).create(dir)?;
+        // The umask may have taken bits away (or left none): set them exactly.
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        if let Some(parent) = dir.parent() {
+            let made = fs::metadata(dir)?;
+            let like = fs::metadata(parent)?;
+            if made.uid() == 0 && like.uid() != 0 {
+                std::os::unix::fs::chown(dir, Some(like.uid()), Some(like.gid()))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn replace(tmp: &Path, target: &Path) -> io::Result<()> {
+        fs::rename(tmp, target)
+    }
+
+    pub fn sync_dir(dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
     }
 }
 

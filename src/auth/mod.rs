@@ -3,8 +3,10 @@
 
 pub mod config_file;
 pub mod config_splice;
+pub mod digest;
 pub mod okta;
 pub mod settings;
+pub mod store;
 pub mod token;
 
 pub use token::Auth;

@@ -40,17 +40,50 @@ pub fn endpoints(issuer: &str) -> Endpoints {
     }
 }
 
+/// A token endpoint's success. Either token may be missing from a faulty answer;
+/// a rotated refresh token must be saved even then (auth-notes rule 10).
 #[derive(Debug)]
 pub struct Tokens {
-    pub access_token: Secret,
+    pub access_token: Option<Secret>,
+    /// Seconds, clamped to [`MIN_LIFETIME`, `MAX_LIFETIME`].
     pub expires_in: u64,
     pub refresh_token: Option<Secret>,
+}
+
+/// Okta issues access tokens for 5 min to 24 h; anything outside is clamped so
+/// that no time arithmetic can overflow and no answer makes us refresh in a loop.
+pub const MIN_LIFETIME: u64 = 1;
+pub const MAX_LIFETIME: u64 = 24 * 3600;
+/// Device flow bounds: RFC 8628 polling interval, and Okta's 10 min code validity.
+pub const MAX_INTERVAL: u64 = 60;
+pub const MAX_DEVICE_VALIDITY: u64 = 30 * 60;
+
+/// A number from Okta, clamped into `[min, max]`; `default` if absent or not a
+/// number. Floats, negatives and values beyond u64 are handled, never trusted.
+fn clamped(json: Option<&Value>, key: &str, default: u64, min: u64, max: u64) -> u64 {
+    let Some(v) = json.and_then(|j| j.get(key)) else {
+        return default;
+    };
+    let n = match (
+        v.as_u64(),
+        v.as_f64(),
+        v.as_str().and_then(|s| s.trim().parse::<f64>().ok()),
+    ) {
+        (Some(n), _, _) => n as f64,
+        (None, Some(f), _) | (None, None, Some(f)) => f,
+        _ => return default,
+    };
+    if n.is_nan() {
+        return default;
+    }
+    (n.max(min as f64).min(max as f64)) as u64
 }
 
 /// How a refresh failed, with what to do about it.
 #[derive(Debug)]
 pub enum RefreshFailure {
-    /// The request left but no answer came: the token may be spent already.
+    /// The request left but no answer from Okta came (timeout, reset, or a gateway's
+    /// 502/503/504): the token may be spent already.
     NoAnswer(OktaError),
     /// The request never left: the token is certainly unspent.
     NotSent(OktaError),
@@ -78,7 +111,23 @@ pub fn refresh(
         ("refresh_token", refresh_token.expose()),
     ]);
     let reply = post_form(http, &ep.token, &body)?;
+    if from_gateway(&reply) {
+        return Err(RefreshFailure::NoAnswer(OktaError::OutcomeUnknown {
+            cause: format!("a gateway answered HTTP {} instead of Okta", reply.status),
+        }));
+    }
     parse_token_reply(&reply).map_err(RefreshFailure::Rejected)
+}
+
+/// A 502/503/504 that Okta did not write (Okta's own errors are JSON with `error`
+/// or `errorCode`): a proxy or load balancer in front of it, which may have passed
+/// the request on and lost the answer.
+fn from_gateway(reply: &Reply) -> bool {
+    if !matches!(reply.status, 502..=504) {
+        return false;
+    }
+    let json: Option<Value> = serde_json::from_slice(&reply.body).ok();
+    !json.is_some_and(|j| j.get("error").is_some() || j.get("errorCode").is_some())
 }
 
 fn post_form(http: &Http, url: &str, body: &str) -> Result<Reply, RefreshFailure> {
@@ -96,8 +145,12 @@ fn classify_failure(f: Failure, timeout: Duration) -> RefreshFailure {
             status: 0,
             detail: cause,
         }),
-        Failure::Timeout => RefreshFailure::NoAnswer(OktaError::Timeout { ms }),
-        Failure::Lost(cause) => RefreshFailure::NoAnswer(OktaError::Network { cause }),
+        Failure::Timeout => RefreshFailure::NoAnswer(OktaError::OutcomeUnknown {
+            cause: format!("no answer within {ms} ms"),
+        }),
+        Failure::Lost(cause) => RefreshFailure::NoAnswer(OktaError::OutcomeUnknown {
+            cause: format!("the connection broke ({cause})"),
+        }),
         Failure::TooLarge(n) => RefreshFailure::Rejected(OktaError::BadAnswer {
             status: 200,
             detail: format!("an answer over {n} bytes"),
@@ -108,27 +161,28 @@ fn classify_failure(f: Failure, timeout: Duration) -> RefreshFailure {
 /// A token endpoint answer: success, or an error classified by status, then `error`.
 pub fn parse_token_reply(reply: &Reply) -> Result<Tokens, OktaError> {
     let json: Option<Value> = serde_json::from_slice(&reply.body).ok();
+    // An empty string is no value: a blank token is absent, never saved.
     let field = |k: &str| {
         json.as_ref()
             .and_then(|j| j.get(k))
             .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
     if reply.status == 200 {
-        let access = field("access_token").ok_or_else(|| OktaError::BadAnswer {
-            status: 200,
-            detail: "no access_token in the answer".into(),
-        })?;
-        let expires_in = json
-            .as_ref()
-            .and_then(|j| j.get("expires_in"))
-            .and_then(Value::as_u64)
-            .unwrap_or(3600);
-        return Ok(Tokens {
-            access_token: Secret::new(access),
-            expires_in,
+        let tokens = Tokens {
+            access_token: field("access_token").map(Secret::new),
+            expires_in: clamped(json.as_ref(), "expires_in", 3600, MIN_LIFETIME, MAX_LIFETIME),
             refresh_token: field("refresh_token").map(Secret::new),
-        });
+        };
+        if tokens.access_token.is_none() && tokens.refresh_token.is_none() {
+            return Err(OktaError::BadAnswer {
+                status: 200,
+                detail: "no access_token in the answer".into(),
+            });
+        }
+        return Ok(tokens);
     }
     let error = field("error").unwrap_or_default();
     let detail = field("error_description").unwrap_or_else(|| {
@@ -199,7 +253,12 @@ pub fn device_authorize(http: &Http, ep: &Endpoints, client_id: &str) -> Result<
     ]);
     let reply = post_form(http, &ep.device, &body).map_err(RefreshFailure::into_error)?;
     let json: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-    let s = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
+    let s = |k: &str| {
+        json.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_string)
+    };
     if reply.status != 200 {
         return Err(parse_token_reply(&reply).err().unwrap_or(OktaError::BadAnswer {
             status: reply.status,
@@ -215,8 +274,8 @@ pub fn device_authorize(http: &Http, ep: &Endpoints, client_id: &str) -> Result<
         user_code: s("user_code").ok_or_else(|| missing("user_code"))?,
         verification_uri: s("verification_uri").ok_or_else(|| missing("verification_uri"))?,
         verification_uri_complete: s("verification_uri_complete"),
-        expires_in: json.get("expires_in").and_then(Value::as_u64).unwrap_or(600),
-        interval: json.get("interval").and_then(Value::as_u64).unwrap_or(5),
+        expires_in: clamped(Some(&json), "expires_in", 600, 1, MAX_DEVICE_VALIDITY),
+        interval: clamped(Some(&json), "interval", 5, 1, MAX_INTERVAL),
     })
 }
 
@@ -340,5 +399,41 @@ mod tests {
         let t = parse_token_reply(&reply(200, ok)).unwrap();
         assert_eq!(t.expires_in, 300);
         assert_eq!(t.refresh_token.unwrap().expose(), "rt-abcdefgh");
+    }
+
+    #[test]
+    fn hostile_numbers_are_clamped_and_blank_tokens_absent() {
+        for (raw, want) in [
+            ("18446744073709551615", MAX_LIFETIME),
+            ("1e300", MAX_LIFETIME),
+            ("-5", MIN_LIFETIME),
+            ("0", MIN_LIFETIME),
+            ("12.7", 12),
+            ("\"90\"", 90),
+            ("null", 3600),
+            ("99999999999999999999999999999", MAX_LIFETIME),
+        ] {
+            let body = format!(r#"{{"access_token":"at-abcdefgh","expires_in":{raw},"refresh_token":""}}"#);
+            let t = parse_token_reply(&reply(200, &body)).unwrap();
+            assert_eq!(t.expires_in, want, "{raw}");
+            assert!(t.refresh_token.is_none(), "a blank token is absent");
+        }
+        // No access token, but a rotated refresh token: it must reach the caller.
+        let t = parse_token_reply(&reply(200, r#"{"refresh_token":"rt-rotated-1"}"#)).unwrap();
+        assert!(t.access_token.is_none());
+        assert_eq!(t.refresh_token.unwrap().expose(), "rt-rotated-1");
+        assert!(parse_token_reply(&reply(200, r#"{"access_token":""}"#)).is_err());
+    }
+
+    #[test]
+    fn gateway_errors_are_told_from_okta_errors() {
+        assert!(from_gateway(&reply(502, "<html>bad gateway</html>")));
+        assert!(from_gateway(&reply(504, "")));
+        assert!(!from_gateway(&reply(
+            503,
+            r#"{"error":"temporarily_unavailable"}"#
+        )));
+        assert!(!from_gateway(&reply(500, "<html>")));
+        assert!(!from_gateway(&reply(429, "")));
     }
 }

@@ -16,7 +16,18 @@ pub const OKTA_CLIENT_ID: &str = "OKTA_CLIENT_ID";
 pub const OKTA_REFRESH_TOKEN: &str = "OKTA_REFRESH_TOKEN";
 pub const API_TIMEOUT_MS: &str = "API_TIMEOUT_MS";
 
+pub const OKTA_TIMEOUT_MS: &str = "OKTA_TIMEOUT_MS";
+
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// `API_TIMEOUT_MS=30` is someone meaning seconds: below a second no call could
+/// succeed over a real network, so the value is raised to this.
+pub const MIN_TIMEOUT_MS: u64 = 1_000;
+pub const MAX_TIMEOUT_MS: u64 = 600_000;
+/// Okta's own timeout (auth-notes rule 9): independent of `API_TIMEOUT_MS`, and
+/// never so short that a sent refresh goes unanswered on a slow day.
+pub const DEFAULT_OKTA_TIMEOUT_MS: u64 = 30_000;
+pub const MIN_OKTA_TIMEOUT_MS: u64 = 10_000;
+pub const MAX_OKTA_TIMEOUT_MS: u64 = 120_000;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -25,7 +36,11 @@ pub struct Settings {
     pub issuer: Option<String>,
     pub client_id: Option<String>,
     pub refresh_token: Option<Secret>,
+    /// The refresh token as the environment gave it (lineage treats it apart from
+    /// the file's, which the token cycle re-reads itself).
+    pub env_refresh_token: Option<Secret>,
     pub timeout: Duration,
+    pub okta_timeout: Duration,
 }
 
 impl Settings {
@@ -64,16 +79,28 @@ impl Settings {
                     .and_then(|d| config_file::stanza_var(d, server_name, k))
             })
         };
-        let timeout_ms = get(API_TIMEOUT_MS)
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|&ms| ms > 0)
-            .unwrap_or(DEFAULT_TIMEOUT_MS);
+        let millis = |k: &str, default: u64, min: u64, max: u64| {
+            get(k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|&ms| ms > 0)
+                .unwrap_or(default)
+                .clamp(min, max)
+        };
+        let timeout_ms = millis(API_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
+        let okta_ms = millis(
+            OKTA_TIMEOUT_MS,
+            DEFAULT_OKTA_TIMEOUT_MS,
+            MIN_OKTA_TIMEOUT_MS,
+            MAX_OKTA_TIMEOUT_MS,
+        );
         Ok(Settings {
             api_url: get(API_URL),
             issuer: get(OKTA_ISSUER),
             client_id: get(OKTA_CLIENT_ID),
             refresh_token: get(OKTA_REFRESH_TOKEN).map(Secret::new),
+            env_refresh_token: from_env(OKTA_REFRESH_TOKEN).map(Secret::new),
             timeout: Duration::from_millis(timeout_ms),
+            okta_timeout: Duration::from_millis(okta_ms),
             config,
         })
     }
@@ -127,6 +154,20 @@ mod tests {
         );
         assert_eq!(s.missing(), vec![OKTA_CLIENT_ID]);
         assert_eq!(s.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
+        assert_eq!(s.okta_timeout, Duration::from_millis(DEFAULT_OKTA_TIMEOUT_MS));
+    }
+
+    #[test]
+    fn timeouts_have_sane_bounds() {
+        let env: HashMap<&str, &str> = [("API_TIMEOUT_MS", "30"), ("OKTA_TIMEOUT_MS", "50")].into();
+        let s = Settings::load_with(
+            "loop-operations",
+            &|k| env.get(k).map(|v| v.to_string()),
+            ConfigFile::new("/nonexistent/x/mcp.json"),
+        )
+        .unwrap();
+        assert_eq!(s.timeout, Duration::from_millis(MIN_TIMEOUT_MS));
+        assert_eq!(s.okta_timeout, Duration::from_millis(MIN_OKTA_TIMEOUT_MS));
     }
 
     #[test]

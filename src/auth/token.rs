@@ -1,40 +1,56 @@
 //! Access tokens for the API, minted from the shared rotating refresh token.
 //!
-//! The refresh cycle follows auth-notes.md: holding the sidecar lock, re-read the
-//! config and adopt a refresh token another process stored; refresh; store the
-//! rotated token; unlock. So processes sharing one config take turns and each uses
-//! the newest token: no reuse detection, no one signed out.
+//! The refresh cycle follows auth-notes.md: holding the sign-in store's lock, pick
+//! the newest usable refresh token by lineage (rule 8), prove that the result can
+//! be saved (rule 7), refresh with Okta's own timeout and one immediate same-token
+//! retry when the outcome is unknown (rules 4, 9), save the store first and the
+//! config entry's copy second, unlock. So processes take turns, each uses the
+//! newest token, and a spent token is never sent again: no reuse detection, no one
+//! signed out.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::auth::config_file::{self, ConfigFile};
+use crate::auth::config_file::{self, ConfigError, ConfigFile, PreparedWrite};
+use crate::auth::digest::token_digest;
 use crate::auth::okta::{self, Endpoints, RefreshFailure, Tokens};
 use crate::auth::settings::{OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::auth::store::{self, Lineage, Store};
 use crate::error::{ApiError, OktaError};
 use crate::log;
 use crate::net::http::Http;
 use crate::secret::Secret;
 use crate::signals;
 
+/// How long a tool call waits for another process's renewal: well below clients'
+/// tool timeouts (60 s and more), past one slow Okta answer.
+pub const LOCK_WAIT: Duration = Duration::from_secs(20);
+/// The config entry's copy is a courtesy: its lock is not worth a long wait.
+const CONFIG_LOCK_WAIT: Duration = Duration::from_secs(5);
+/// Candidates tried in one cycle when Okta says a token is dead.
+const MAX_CANDIDATES: usize = 4;
+
 pub struct Auth {
     endpoints: Endpoints,
     client_id: String,
-    refresh_token: Secret,
+    /// The store's key for this issuer and client.
+    key: String,
+    /// The refresh token the environment gave at start: one source among others.
+    env_token: Option<Secret>,
+    /// The token this process last adopted or received.
+    token: Option<Secret>,
     access: Option<Access>,
     config: ConfigFile,
+    store: Option<Store>,
     server_name: String,
+    /// Okta's own timeout (rule 9), applied to the API client's connections.
+    okta_timeout: Duration,
     lock_wait: Duration,
-    warned_unsaved: bool,
-    /// Digests of every refresh token we have sent to Okta (spent, or about to be):
-    /// never evicted, since the oldest is the one a stale file would hold.
-    spent: HashSet<u64>,
-    /// Whether our entry in the file has held a token: if it then has none, the user
-    /// signed out with `loopops-mcp logout` and we must not write one back.
-    saw_token_in_file: bool,
+    /// Digests of the tokens this process sent or saw retired: a second line of
+    /// defence should the store be deleted while we run.
+    spent: HashSet<String>,
 }
 
 struct Access {
@@ -46,23 +62,25 @@ impl Auth {
     pub fn new(
         issuer: &str,
         client_id: &str,
-        refresh_token: Secret,
+        env_token: Option<Secret>,
         config: ConfigFile,
         server_name: &str,
-        timeout: Duration,
+        okta_timeout: Duration,
     ) -> Auth {
+        let endpoints = okta::endpoints(issuer);
         Auth {
-            endpoints: okta::endpoints(issuer),
+            key: store::key(&endpoints.token, client_id),
+            endpoints,
             client_id: client_id.to_string(),
-            refresh_token,
+            env_token: env_token.filter(|t| !t.expose().trim().is_empty()),
+            token: None,
             access: None,
             config,
+            store: Store::locate().ok(),
             server_name: server_name.to_string(),
-            // A peer holding the lock may be in a refresh and its one retry.
-            lock_wait: timeout * 2 + Duration::from_secs(5),
-            warned_unsaved: false,
+            okta_timeout,
+            lock_wait: LOCK_WAIT,
             spent: HashSet::new(),
-            saw_token_in_file: false,
         }
     }
 
@@ -82,81 +100,219 @@ impl Auth {
         self.refresh(http)
     }
 
-    fn refresh(&mut self, http: &Http) -> Result<Secret, ApiError> {
-        let config = self.config.clone();
-        let wait = self.lock_wait;
-        match config.with_lock(wait, || self.refresh_locked(http)) {
+    fn refresh(&mut self, api: &Http) -> Result<Secret, ApiError> {
+        let http = api.with_timeout(self.okta_timeout);
+        let store = self.store.clone().ok_or(ApiError::Config(ConfigError::NoHome))?;
+        store.ensure_dir().map_err(ApiError::Config)?;
+        match store
+            .file
+            .with_lock(self.lock_wait, || self.refresh_locked(&http, &store))
+        {
             Ok(result) => result,
-            // No directory to put the lock in: the token lives in memory only and
-            // no other process can share it through this file.
-            Err(config_file::ConfigError::Lock { .. }) if config.read().ok().flatten().is_none() => {
-                self.refresh_locked(http)
-            }
+            Err(ConfigError::LockTimeout { waited, .. }) => Err(ApiError::RenewalBusy { waited }),
             Err(e) => Err(ApiError::Config(e)),
         }
     }
 
-    fn refresh_locked(&mut self, http: &Http) -> Result<Secret, ApiError> {
-        if let Stored::SignedOut = self.adopt_stored_token() {
-            return Err(ApiError::SignedOut {
-                config: self.config.path.clone(),
-            });
+    /// Holding the store's lock: also hold the config's while its entry is ours, so
+    /// that its copy of the token is written in turn with `login` and `logout`.
+    fn refresh_locked(&mut self, http: &Http, store: &Store) -> Result<Secret, ApiError> {
+        if !matches!(self.read_entry(), Entry::Ours(..)) {
+            return self.cycle(http, store, false);
         }
-        // From the POST that spends the old token until the new one is on disk, a
-        // signal waits: exiting in between would lose the only live token.
-        let _critical = signals::critical_section();
-        let sent = self.refresh_token.clone();
-        let tokens = match self.send_refresh(http, &sent) {
-            Ok(t) => t,
-            // Sent, unanswered: the token may be spent. Retry at once, inside Okta's
-            // rotation grace period, with the same token.
-            Err(RefreshFailure::NoAnswer(_)) => {
-                log::warn("Okta did not answer the token refresh; retrying once with the same token");
-                self.send_refresh(http, &sent)
-                    .map_err(|f| ApiError::Okta(f.into_error()))?
+        let config = self.config.clone();
+        match config.with_lock(CONFIG_LOCK_WAIT, || self.cycle(http, store, true)) {
+            Ok(result) => result,
+            Err(e) => {
+                log::debug(&format!(
+                    "the config's copy of the token will not be updated: {e}"
+                ));
+                self.cycle(http, store, false)
+            }
+        }
+    }
+
+    fn cycle(&mut self, http: &Http, store: &Store, copy_to_config: bool) -> Result<Secret, ApiError> {
+        let mut dead: Option<String> = None;
+        for _ in 0..MAX_CANDIDATES {
+            let mut lineage = store.read(&self.key).map_err(ApiError::Config)?;
+            let entry = self.read_entry();
+            let Some(token) = self.pick(&lineage, &entry) else {
+                return Err(self.no_token(&entry, dead));
+            };
+            // Rule 7: prove the write path before the token is spent.
+            let store_write = store.file.prepare(lineage.reserve()).map_err(ApiError::Config)?;
+            let config_write = match (&entry, copy_to_config) {
+                (Entry::Ours(doc, _), true) => match self.config.prepare(doc.to_string().len() * 2 + 8192) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        log::debug(&format!(
+                            "the config's copy of the token will not be updated: {e}"
+                        ));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            // From the POST that spends the old token until the new one is on disk, a
+            // signal waits: exiting in between would lose the only live token.
+            let _critical = signals::critical_section();
+            match self.send_refresh(http, &token) {
+                Ok(tokens) => {
+                    return self.accept(tokens, token, lineage, store_write, entry, config_write);
+                }
+                Err(OktaError::SignInAgain { detail }) => {
+                    // Dead for good: no process tries it again; the next candidate may live.
+                    self.spent.insert(token_digest(token.expose()));
+                    lineage.retire(token.expose());
+                    if let Err(e) = store_write.commit(lineage.doc()) {
+                        log::warn(&format!(
+                            "could not record a revoked token in the sign-in store: {e}"
+                        ));
+                    }
+                    dead = Some(detail);
+                }
+                Err(e) => {
+                    // Not spent (or not known to be): it stays ours to try again.
+                    self.token = Some(token);
+                    return Err(ApiError::Okta(e));
+                }
+            }
+        }
+        Err(ApiError::Okta(OktaError::SignInAgain {
+            detail: dead.unwrap_or_else(|| "The refresh token is invalid or expired.".into()),
+        }))
+    }
+
+    /// The newest usable token: a source's token the store does not know is a fresh
+    /// sign-in and comes first (environment, then the config entry), then the
+    /// store's newest, then our own. Spent ones are skipped.
+    fn pick(&self, lineage: &Lineage, entry: &Entry) -> Option<Secret> {
+        let file_token = match entry {
+            Entry::Ours(_, StoredToken::Present(t)) => Some(Secret::new(t.clone())),
+            _ => None,
+        };
+        [
+            self.env_token.clone(),
+            file_token,
+            lineage.current(),
+            self.token.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|t| {
+            let t = t.expose();
+            !t.is_empty() && !lineage.is_spent(t) && !self.spent.contains(&token_digest(t))
+        })
+    }
+
+    fn no_token(&self, entry: &Entry, dead: Option<String>) -> ApiError {
+        if let Some(detail) = dead {
+            return ApiError::Okta(OktaError::SignInAgain { detail });
+        }
+        match entry {
+            Entry::Ours(_, StoredToken::Absent) | Entry::NotShared
+                if self.env_token.is_none() && self.token.is_none() =>
+            {
+                ApiError::NotSignedIn {
+                    missing: vec![OKTA_REFRESH_TOKEN],
+                    config: self.config.path.clone(),
+                }
+            }
+            _ => ApiError::SignedOut {
+                config: self.config.path.clone(),
+            },
+        }
+    }
+
+    /// One refresh, retried once at once with the same token when the outcome is
+    /// unknown (inside Okta's grace period) or the request never left.
+    fn send_refresh(&self, http: &Http, token: &Secret) -> Result<Tokens, OktaError> {
+        let again = |me: &Self| {
+            okta::refresh(http, &me.endpoints, &me.client_id, token).map_err(RefreshFailure::into_error)
+        };
+        match okta::refresh(http, &self.endpoints, &self.client_id, token) {
+            Ok(t) => Ok(t),
+            Err(RefreshFailure::NoAnswer(e)) => {
+                log::warn(&format!(
+                    "Okta's answer to the token refresh was lost ({}); retrying once with the same token",
+                    e.cause()
+                ));
+                again(self).map_err(|e| match e {
+                    // Two unknown outcomes in a row are still unknown.
+                    OktaError::Network { cause } => OktaError::OutcomeUnknown { cause },
+                    other => other,
+                })
             }
             Err(RefreshFailure::NotSent(_)) => {
                 log::warn("could not connect to Okta for the token refresh; retrying once");
-                self.send_refresh(http, &sent)
-                    .map_err(|f| ApiError::Okta(f.into_error()))?
+                again(self)
             }
-            Err(RefreshFailure::Rejected(OktaError::SignInAgain { detail })) => {
-                // A writer that does not lock (another tool) may have stored a newer one.
-                match self.adopt_stored_token() {
-                    Stored::Adopted => {
-                        let newer = self.refresh_token.clone();
-                        self.send_refresh(http, &newer)
-                            .map_err(|f| ApiError::Okta(f.into_error()))?
-                    }
-                    _ => return Err(ApiError::Okta(OktaError::SignInAgain { detail })),
-                }
-            }
-            Err(RefreshFailure::Rejected(e)) => return Err(ApiError::Okta(e)),
-        };
-        Ok(self.accept(tokens))
-    }
-
-    fn send_refresh(&mut self, http: &Http, token: &Secret) -> Result<Tokens, RefreshFailure> {
-        self.spent.insert(digest(token.expose()));
-        okta::refresh(http, &self.endpoints, &self.client_id, token)
-    }
-
-    fn accept(&mut self, tokens: Tokens) -> Secret {
-        if let Some(rotated) = tokens.refresh_token
-            && rotated != self.refresh_token
-        {
-            self.refresh_token = rotated;
-            self.persist();
+            Err(RefreshFailure::Rejected(e)) => Err(e),
         }
+    }
+
+    /// Save what Okta answered: the store first (the spent digest and the newest
+    /// token), then the config entry's copy, then use the access token.
+    fn accept(
+        &mut self,
+        tokens: Tokens,
+        sent: Secret,
+        mut lineage: Lineage,
+        store_write: PreparedWrite,
+        entry: Entry,
+        config_write: Option<PreparedWrite>,
+    ) -> Result<Secret, ApiError> {
+        let rotated = tokens.refresh_token.filter(|r| *r != sent);
+        let newest = rotated.clone().unwrap_or_else(|| sent.clone());
+        if rotated.is_some() {
+            self.spent.insert(token_digest(sent.expose()));
+            lineage.retire(sent.expose());
+        }
+        lineage.set_current(Some(&newest));
+        if let Err(e) = store_write.commit(lineage.doc()) {
+            log::warn(&format!(
+                "Okta rotated the refresh token but the sign-in store could not be updated: {e}"
+            ));
+        }
+        if let (Some(rotated), Entry::Ours(mut doc, _), Some(w)) = (&rotated, entry, config_write) {
+            self.copy_to_entry(&mut doc, rotated, w);
+        }
+        self.token = Some(newest);
+        let Some(access) = tokens.access_token else {
+            return Err(ApiError::Okta(OktaError::BadAnswer {
+                status: 200,
+                detail: "no access_token in the answer (the rotated refresh token was saved)".into(),
+            }));
+        };
         // Refresh a margin before expiry, but never so early that a short-lived
-        // token is refreshed before every call.
+        // token is refreshed before every call. Checked: the lifetime is clamped,
+        // and an overflow means "much later", never a panic.
         let lifetime = Duration::from_secs(tokens.expires_in);
         let margin = Duration::from_secs(60).min(lifetime / 2);
+        let now = Instant::now();
         self.access = Some(Access {
-            token: tokens.access_token.clone(),
-            refresh_at: Instant::now() + lifetime - margin,
+            token: access.clone(),
+            refresh_at: now.checked_add(lifetime.saturating_sub(margin)).unwrap_or(now),
         });
-        tokens.access_token
+        Ok(access)
+    }
+
+    fn copy_to_entry(&self, doc: &mut Value, rotated: &Secret, w: PreparedWrite) {
+        let Some(stanza) = config_file::stanza_mut(doc, &self.server_name) else {
+            return;
+        };
+        let Some(env) = stanza.get_mut("env").and_then(Value::as_object_mut) else {
+            return;
+        };
+        env.insert(
+            OKTA_REFRESH_TOKEN.into(),
+            Value::String(rotated.expose().to_string()),
+        );
+        if let Err(e) = w.commit(doc) {
+            // The store holds the token; lineage knows the file's copy is spent.
+            log::debug(&format!("the config's copy of the token was not updated: {e}"));
+        }
     }
 
     /// What our entry in the config holds, and whether the file is shared with us at
@@ -164,24 +320,21 @@ impl Auth {
     fn read_entry(&self) -> Entry {
         let doc = match self.config.read() {
             Ok(Some(doc)) => doc,
-            Ok(None) => return Entry::NotShared(format!("{} does not exist", self.config.path.display())),
-            Err(e) => return Entry::NotShared(e.to_string()),
+            Ok(None) => return Entry::NotShared,
+            Err(_) => return Entry::NotShared,
         };
         if !doc
             .get("mcpServers")
             .and_then(|s| s.get(&self.server_name))
             .is_some_and(Value::is_object)
         {
-            return Entry::NotShared(format!("it has no `{}` entry under mcpServers", self.server_name));
+            return Entry::NotShared;
         }
         let var = |k: &str| config_file::stanza_var(&doc, &self.server_name, k);
         let same_issuer = var(OKTA_ISSUER).is_none_or(|i| okta::endpoints(&i) == self.endpoints);
         let same_client = var(OKTA_CLIENT_ID).is_none_or(|c| c == self.client_id);
         if !(same_issuer && same_client) {
-            return Entry::NotShared(format!(
-                "its `{}` entry is for another Okta issuer or client than the one in use",
-                self.server_name
-            ));
+            return Entry::NotShared;
         }
         let token = match doc["mcpServers"][&self.server_name]["env"].get(OKTA_REFRESH_TOKEN) {
             None | Some(Value::Null) => StoredToken::Absent,
@@ -189,71 +342,15 @@ impl Auth {
         };
         Entry::Ours(doc, token)
     }
-
-    /// Adopt the token in the config file if another process stored a newer one:
-    /// one that differs from ours and that we have not already spent ourselves (the
-    /// file can lag behind us if saving our rotation failed).
-    fn adopt_stored_token(&mut self) -> Stored {
-        match self.read_entry() {
-            Entry::Ours(_, StoredToken::Present(t)) => {
-                self.saw_token_in_file = true;
-                if t == self.refresh_token.expose() || self.spent.contains(&digest(&t)) {
-                    return Stored::Kept;
-                }
-                log::debug("adopting the refresh token another process stored");
-                self.refresh_token = Secret::new(t);
-                Stored::Adopted
-            }
-            // `loopops-mcp logout` blanks the token; an entry whose token we have seen
-            // and that now has none was signed out too.
-            Entry::Ours(_, StoredToken::Blank) => Stored::SignedOut,
-            Entry::Ours(_, StoredToken::Absent) if self.saw_token_in_file => Stored::SignedOut,
-            _ => Stored::Kept,
-        }
-    }
-
-    /// Store the rotated token. Re-read right before writing so that edits made by
-    /// other programs since our read are kept.
-    fn persist(&mut self) {
-        let result = match self.read_entry() {
-            Entry::Ours(mut doc, _) => {
-                let stanza = config_file::stanza_mut(&mut doc, &self.server_name).expect("the entry exists");
-                let env = stanza
-                    .entry("env")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                match env.as_object_mut() {
-                    Some(env) => {
-                        env.insert(
-                            OKTA_REFRESH_TOKEN.into(),
-                            Value::String(self.refresh_token.expose().to_string()),
-                        );
-                        let written = self.config.write(&doc).map_err(|e| e.to_string());
-                        self.saw_token_in_file |= written.is_ok();
-                        written
-                    }
-                    None => Err("its `env` is not an object".to_string()),
-                }
-            }
-            Entry::NotShared(why) => Err(why),
-        };
-        if let Err(why) = result
-            && !self.warned_unsaved
-        {
-            self.warned_unsaved = true;
-            log::warn(&format!(
-                "Okta rotated the refresh token but it could not be saved to {} ({why}); it is kept in memory for this process only. Run `loopops-mcp login` so that it is saved.",
-                self.config.path.display()
-            ));
-        }
-    }
 }
 
 /// Our entry in the config file, read under the lock.
 enum Entry {
     /// The parsed file and our entry's refresh token.
     Ours(Value, StoredToken),
-    /// The file does not share a token with us, and why.
-    NotShared(String),
+    /// The file does not share a token with us: missing, broken, no entry of ours,
+    /// or an entry for another issuer or client.
+    NotShared,
 }
 
 enum StoredToken {
@@ -261,17 +358,4 @@ enum StoredToken {
     /// The key is there with an empty value: signed out with `loopops-mcp logout`.
     Blank,
     Absent,
-}
-
-fn digest(token: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    token.hash(&mut h);
-    h.finish()
-}
-
-/// What `adopt_stored_token` found.
-enum Stored {
-    Adopted,
-    Kept,
-    SignedOut,
 }

@@ -164,6 +164,9 @@ pub fn failure(e: &OktaError, step: Step, ep: &Endpoints, client_id: &str) -> St
             "Okta did not answer within {} s at {url}. Check the network, VPN or proxy (HTTPS_PROXY), then run `loopops-mcp login` again.",
             ms / 1000
         ),
+        OktaError::OutcomeUnknown { cause } => format!(
+            "Okta's answer was lost at {url} ({cause}). Check the network, VPN or proxy (HTTPS_PROXY), then run `loopops-mcp login` again."
+        ),
         OktaError::Network { cause } => format!(
             "Could not reach Okta at {url}: {cause}. Check --issuer, the network, VPN or proxy (HTTPS_PROXY), then run `loopops-mcp login` again."
         ),

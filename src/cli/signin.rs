@@ -10,6 +10,7 @@ use crate::api::trpc;
 use crate::auth::config_file::{self, ConfigError, ConfigFile};
 use crate::auth::okta::{self, DevicePoll, Endpoints};
 use crate::auth::settings::{API_URL, DEFAULT_TIMEOUT_MS, OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
+use crate::auth::store::{self, Store};
 use crate::cli::entry;
 use crate::cli::login_ui;
 use crate::cli::offering::EntryFlags;
@@ -150,7 +151,24 @@ pub fn login(args: LoginArgs) -> Outcome {
     if let Err(e) = written {
         return Outcome::Failed(format!("signed in, but the config could not be written: {e}"));
     }
-    let who = whoami(&http, &api_url, &refresh_token.0);
+    // The store learns the fresh token too, so that every source's older token is
+    // spent from now on (auth-notes rule 8).
+    if let Err(e) = Store::locate().and_then(|st| {
+        st.update(&store::key(&endpoints.token, &client_id), LOCK_WAIT, |l| {
+            l.set_current(Some(&refresh_token.1))
+        })
+    }) {
+        eprintln!(
+            "{}",
+            terminal::clean(&format!(
+                "warning: the sign-in store could not record the new sign-in: {e}"
+            ))
+        );
+    }
+    let who = match &refresh_token.0 {
+        Some(access) => whoami(&http, &api_url, access),
+        None => Err("Okta's answer had no access token".into()),
+    };
     if args.json {
         let mut out =
             json!({"signedIn": true, "config": config.path.display().to_string(), "name": args.name});
@@ -185,7 +203,7 @@ fn device_sign_in(
     ep: &Endpoints,
     client_id: &str,
     prompt: &login_ui::Prompt,
-) -> Result<(Secret, Secret), String> {
+) -> Result<(Option<Secret>, Secret), String> {
     let start = okta::device_authorize(http, ep, client_id)
         .map_err(|e| login_ui::failure(&e, login_ui::Step::Start, ep, client_id))?;
     prompt.show(&start);
@@ -202,7 +220,9 @@ fn device_sign_in(
         match okta::device_poll(http, ep, client_id, &start.device_code) {
             DevicePoll::Pending => {}
             // RFC 8628 §3.5: the slower interval stays for the rest of the flow.
-            DevicePoll::SlowDown => interval += Duration::from_secs(5),
+            DevicePoll::SlowDown => {
+                interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(okta::MAX_INTERVAL))
+            }
             DevicePoll::Denied => return Err("sign-in was denied in the browser".into()),
             DevicePoll::Expired => {
                 return Err(
@@ -248,7 +268,7 @@ pub fn update_entry(
     change: impl FnOnce(&mut Map<String, Value>),
 ) -> Result<(), ConfigError> {
     if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|error| ConfigError::Write {
+        config_file::create_private_dir_all(dir).map_err(|error| ConfigError::Write {
             path: dir.to_path_buf(),
             error,
         })?;
@@ -317,8 +337,34 @@ pub fn logout(args: LogoutArgs) -> Outcome {
     };
     let revoked = match (var(OKTA_ISSUER), var(OKTA_CLIENT_ID)) {
         (Some(issuer), Some(client_id)) => {
+            let endpoints = okta::endpoints(&issuer);
+            // Every process must see this sign-in as spent, whatever source gave it
+            // the token; the store's newest (maybe newer than the file's) goes too.
+            let newest = Store::locate()
+                .and_then(|st| {
+                    st.update(&store::key(&endpoints.token, &client_id), LOCK_WAIT, |l| {
+                        let newest = l.current();
+                        l.retire(token.expose());
+                        l.set_current(None);
+                        newest
+                    })
+                })
+                .unwrap_or_else(|e| {
+                    eprintln!(
+                        "{}",
+                        terminal::clean(&format!(
+                            "warning: the sign-in store could not record the sign-out: {e}"
+                        ))
+                    );
+                    None
+                });
             let http = Http::new(Duration::from_secs(10));
-            okta::revoke(&http, &okta::endpoints(&issuer), &client_id, &token).map_err(|e| e.cause())
+            let mut result = okta::revoke(&http, &endpoints, &client_id, &token).map_err(|e| e.cause());
+            if let Some(newest) = newest.filter(|n| *n != token) {
+                result =
+                    result.and(okta::revoke(&http, &endpoints, &client_id, &newest).map_err(|e| e.cause()));
+            }
+            result
         }
         _ => Err("OKTA_ISSUER or OKTA_CLIENT_ID is not in the entry".into()),
     };

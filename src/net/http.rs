@@ -5,6 +5,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Mutex;
 
 use ureq::config::Config;
@@ -57,11 +58,16 @@ pub enum Failure {
     BadUrl(String),
 }
 
+/// Agents by proxy URL (`None`: direct).
+type Agents = Vec<(Option<String>, Agent)>;
+
 pub struct Http {
     pub timeout: Duration,
     tls: TlsConfig,
     /// One agent (and connection pool) per proxy choice: direct, or via a proxy.
-    agents: RefCell<Vec<(Option<String>, Agent)>>,
+    /// Shared with the clients `with_timeout` makes, so that Okta and the API use
+    /// one kept-alive connection (or tunnel) where they share a host.
+    agents: Rc<RefCell<Agents>>,
 }
 
 pub enum Body<'a> {
@@ -75,7 +81,16 @@ impl Http {
         Http {
             timeout,
             tls: tls_config(&|k| std::env::var(k).ok()),
-            agents: RefCell::new(Vec::new()),
+            agents: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// The same connections with another timeout (Okta's own, auth-notes rule 9).
+    pub fn with_timeout(&self, timeout: Duration) -> Http {
+        Http {
+            timeout,
+            tls: self.tls.clone(),
+            agents: self.agents.clone(),
         }
     }
 
@@ -120,7 +135,7 @@ impl Http {
             .timeout_global(Some(timeout))
             // Shorter than the global one so that a connect that hangs is reported as
             // such: a request that never connected may be sent again.
-            .timeout_connect(Some((timeout * 9 / 10).min(Duration::from_secs(10))))
+            .timeout_connect(Some(connect_timeout(timeout)))
             // Servers close idle connections after ~5 s; reusing one they are closing
             // makes a sent-or-not ambiguity we would rather not have.
             .max_idle_age(Duration::from_secs(4))
@@ -162,9 +177,16 @@ impl Http {
         max_body: usize,
     ) -> Result<Reply, Failure> {
         let (agent, proxied) = self.agent_for(url)?;
+        // Per request: the agents are shared by clients with different timeouts.
+        let (global, connect) = (Some(self.timeout), Some(connect_timeout(self.timeout)));
         let response = match (method, body) {
             ("GET", _) => {
                 let mut req = agent.get(url);
+                req = req
+                    .config()
+                    .timeout_global(global)
+                    .timeout_connect(connect)
+                    .build();
                 for (k, v) in headers {
                     req = req.header(*k, *v);
                 }
@@ -172,6 +194,11 @@ impl Http {
             }
             (_, body) => {
                 let mut req = agent.post(url);
+                req = req
+                    .config()
+                    .timeout_global(global)
+                    .timeout_connect(connect)
+                    .build();
                 for (k, v) in headers {
                     req = req.header(*k, *v);
                 }
@@ -237,6 +264,12 @@ fn remember_proxy_credentials(proxy_url: &str) {
         crate::secret::remember(password);
         crate::secret::remember(&proxy::percent_decode(password));
     }
+}
+
+/// Shorter than the whole exchange's timeout so that a connect that hangs is
+/// reported as such: a request that never connected may be sent again.
+fn connect_timeout(timeout: Duration) -> Duration {
+    (timeout * 9 / 10).min(Duration::from_secs(10))
 }
 
 fn classify(e: ureq::Error) -> Failure {

@@ -121,6 +121,13 @@ pub enum Fault {
         error: &'static str,
         description: String,
     },
+    /// Handle the request normally (a refresh rotates), then answer with the inner
+    /// fault instead: a gateway that lost Okta's answer.
+    AfterHandling(Box<Fault>),
+    /// Handle normally, then change members of the JSON answer: `Some(raw)` sets a
+    /// member to that raw JSON text, `None` removes it (hostile numbers, blank
+    /// tokens, a 200 without `access_token`).
+    Rewrite(Vec<(&'static str, Option<&'static str>)>),
 }
 
 /// One request as the fake saw it.
@@ -293,6 +300,54 @@ impl Fake {
             steps
         };
         st.device_step = 0;
+    }
+
+    /// Delay every token and device-authorization answer (a slow Okta).
+    pub fn set_okta_delay(&self, d: Duration) {
+        self.shared.lock().okta_delay = d;
+    }
+
+    /// Refresh tokens of every family still live (not retired, not revoked).
+    pub fn live_refresh_tokens(&self) -> Vec<String> {
+        let st = self.shared.lock();
+        st.families
+            .iter()
+            .filter(|f| !f.revoked)
+            .flat_map(|f| f.refresh.iter().filter(|r| r.retired.is_none()))
+            .map(|r| r.token.clone())
+            .collect()
+    }
+
+    /// Revoke the family of a refresh token (as an admin or a reuse would).
+    pub fn revoke_family_of(&self, token: &str) {
+        let mut st = self.shared.lock();
+        if let Some((f, _)) = st.find_refresh(token) {
+            st.revoke_family(f);
+        }
+    }
+
+    /// Device codes issued so far, with their user codes, in order.
+    pub fn device_codes(&self) -> Vec<(String, String)> {
+        let st = self.shared.lock();
+        st.device_grants
+            .iter()
+            .map(|g| (g.code.clone(), g.user_code.clone()))
+            .collect()
+    }
+
+    /// Decide the device sign-in with this user code: the user approved (`Approve`),
+    /// denied (`Deny`) it, or let it expire (`Expire`). Until then polls of that code
+    /// answer `authorization_pending` (the script is not used for it).
+    pub fn decide_device(&self, user_code: &str, step: DeviceStep) {
+        let mut st = self.shared.lock();
+        for g in st.device_grants.iter_mut().filter(|g| g.user_code == user_code) {
+            g.decision = Some(step.clone());
+        }
+    }
+
+    /// Give each new device code its own user code, decided by `decide_device`.
+    pub fn use_device_decisions(&self) {
+        self.shared.lock().device_decisions = true;
     }
 
     /// Times of device-code polls.
@@ -806,13 +861,56 @@ fn dispatch(sh: &Shared, req: Request) -> Reply {
         st.log.push((kind.clone(), req.clone()));
         st.take_fault(&kind)
     };
+    let okta_delay = match kind {
+        Kind::Token | Kind::Device => sh.lock().okta_delay,
+        _ => Duration::ZERO,
+    };
+    if !okta_delay.is_zero() && !sh.sleep(okta_delay) {
+        return Reply::Close;
+    }
     match fault {
         Some(Fault::Delay(d)) if !sh.sleep(d) => return Reply::Close,
         Some(Fault::Delay(_)) | None => {}
+        Some(Fault::AfterHandling(inner)) => {
+            let _lost = sh.lock().handle(&kind, &req, &sh.base);
+            return fault_reply(*inner, &kind, &req);
+        }
+        Some(Fault::Rewrite(members)) => {
+            let resp = sh.lock().handle(&kind, &req, &sh.base);
+            return Reply::Full(rewrite(resp, &members));
+        }
         Some(f) => return fault_reply(f, &kind, &req),
     }
     let mut st = sh.lock();
     Reply::Full(st.handle(&kind, &req, &sh.base))
+}
+
+/// `Fault::Rewrite`: raw JSON members spliced into the answer's object.
+fn rewrite(resp: Resp, members: &[(&'static str, Option<&'static str>)]) -> Resp {
+    let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(&resp.body) else {
+        return resp;
+    };
+    let mut raw_members = Vec::new();
+    for (k, v) in members {
+        m.remove(*k);
+        if let Some(raw) = v {
+            raw_members.push(format!("{}:{raw}", Value::String(k.to_string())));
+        }
+    }
+    // Spliced as text: a number beyond u64 or f64 must reach the client verbatim.
+    let mut body = Value::Object(m).to_string();
+    body.pop();
+    for rm in raw_members {
+        if !body.ends_with('{') {
+            body.push(',');
+        }
+        body.push_str(&rm);
+    }
+    body.push('}');
+    Resp {
+        body: body.into_bytes(),
+        ..resp
+    }
 }
 
 const HTML_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
@@ -836,7 +934,9 @@ fn fault_reply(f: Fault, kind: &Kind, req: &Request) -> Reply {
         },
         Fault::Html502 => Resp::raw(502, "text/html", HTML_502),
         Fault::Empty(status) => Resp::raw(status, "", Vec::new()),
-        Fault::Delay(_) => unreachable!("handled in dispatch"),
+        Fault::Delay(_) | Fault::AfterHandling(_) | Fault::Rewrite(_) => {
+            unreachable!("handled in dispatch")
+        }
         Fault::Hang => return Reply::Hang,
         Fault::Close => return Reply::Close,
         Fault::ResetMidBody => {
@@ -1081,6 +1181,16 @@ struct State {
     mutations: Vec<(String, Value)>,
     data: Data,
     clock: i64,
+    okta_delay: Duration,
+    device_grants: Vec<DeviceGrant>,
+    device_decisions: bool,
+}
+
+/// A device code's own answer, once the test decides it (`approve_device`, ...).
+struct DeviceGrant {
+    code: String,
+    user_code: String,
+    decision: Option<DeviceStep>,
 }
 
 fn random_hex() -> String {
@@ -1128,6 +1238,9 @@ impl State {
             mutations: Vec::new(),
             data: Data::build(),
             clock: 0,
+            okta_delay: Duration::ZERO,
+            device_grants: Vec::new(),
+            device_decisions: false,
         }
     }
 
@@ -1334,13 +1447,23 @@ impl State {
         let code = format!("dc-{}", random_hex());
         self.issued.push(code.clone());
         self.device_codes.push((code.clone(), offline));
+        let user_code = if self.device_decisions {
+            format!("WDJB-{:04}", self.device_grants.len() + 1)
+        } else {
+            "ABCD-EFGH".to_string()
+        };
+        self.device_grants.push(DeviceGrant {
+            code: code.clone(),
+            user_code: user_code.clone(),
+            decision: None,
+        });
         Resp::json(
             200,
             &json!({
                 "device_code": code,
-                "user_code": "ABCD-EFGH",
+                "user_code": user_code,
                 "verification_uri": format!("{base}/activate"),
-                "verification_uri_complete": format!("{base}/activate?user_code=ABCD-EFGH"),
+                "verification_uri_complete": format!("{base}/activate?user_code={user_code}"),
                 "expires_in": 600,
                 "interval": self.device_interval
             }),
@@ -1364,9 +1487,24 @@ impl State {
         else {
             return okta_error(400, "invalid_grant", "The device code is invalid or has expired.");
         };
-        let idx = self.device_step.min(self.device_script.len() - 1);
-        self.device_step += 1;
-        match self.device_script[idx] {
+        let step = if self.device_decisions {
+            let grant = self.device_grants.iter_mut().find(|g| g.code == code);
+            match grant.map(|g| (g.decision.clone(), &mut g.decision)) {
+                Some((None, _)) => DeviceStep::Pending,
+                // A device code is used once: approved, it is spent.
+                Some((Some(DeviceStep::Approve), d)) => {
+                    *d = Some(DeviceStep::Expire);
+                    DeviceStep::Approve
+                }
+                Some((Some(step), _)) => step,
+                None => DeviceStep::Expire,
+            }
+        } else {
+            let idx = self.device_step.min(self.device_script.len() - 1);
+            self.device_step += 1;
+            self.device_script[idx].clone()
+        };
+        match step {
             DeviceStep::Pending => okta_error(
                 400,
                 "authorization_pending",

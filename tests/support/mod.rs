@@ -23,6 +23,14 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// The sign-in store every process of this test binary shares unless a test sets
+/// its own (`LOOP_MCP_STORE`): entries are per issuer, and each fake has its own
+/// port, so tests do not see each other's tokens.
+pub fn shared_store() -> PathBuf {
+    static DIR: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| temp_dir("store"));
+    DIR.clone()
+}
+
 /// The binary with nothing inherited: no proxies, no tokens, no home config.
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -32,6 +40,7 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     }
     cmd.env("HOME", "/nonexistent/loopops-test-home");
     cmd.env("LOOP_MCP_CONFIG", "/nonexistent/loopops-test/mcp.json");
+    cmd.env("LOOP_MCP_STORE", shared_store());
     for (k, v) in env {
         cmd.env(k, v);
     }
