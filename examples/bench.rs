@@ -696,6 +696,8 @@ fn run(quick: bool) -> Res<()> {
     let rss = peak_rss(&mut env, &fake, counts.calls_rss)?;
     phase("5/5 connections for sequential tool calls");
     let conns = connections(&mut env, &fake, counts.calls_connections)?;
+    phase("extra: peak RSS under one hostile input (issue 11)");
+    let hostile = hostile_inputs(&mut env, &fake)?;
     phase("done");
 
     let r = Results {
@@ -714,6 +716,7 @@ fn run(quick: bool) -> Res<()> {
         started.elapsed(),
         !stale.is_empty(),
     );
+    print_hostile(&hostile);
     Ok(())
 }
 
@@ -1361,5 +1364,106 @@ fn print_report(
     let notes = r.latency.notifications + r.rss.notifications + r.conns.notifications;
     if notes > 0 {
         println!("Note: the server sent {notes} notifications during the tool-call sessions.");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hostile inputs (issue 11): peak RSS under one 8 MiB line or one 16 MB answer
+// ---------------------------------------------------------------------------
+
+/// The budget for the whole process under any single input line.
+const BUDGET_HOSTILE_RSS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One fresh session per input (peak RSS never goes down): initialize (2025-03-26,
+/// where batches exist), the input, a ping that must be answered, then `VmHWM`.
+fn hostile_inputs(env: &mut Env, fake: &Fake) -> Res<Vec<(String, u64)>> {
+    let line_max = 8 * 1024 * 1024 - 64;
+    let zeros = "0,".repeat((line_max - 100) / 2);
+    let one = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
+    let batch_n = line_max / (one.len() + 1);
+    let keys: Vec<String> = (0..(line_max - 100) / 52)
+        .map(|i| format!("\"k{i:07}\":\"{}\"", "v".repeat(40)))
+        .collect();
+    let cases: Vec<(String, String)> = vec![
+        (
+            "8 MiB line of small numbers in `params`".into(),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":[{zeros}0]}}}}"#),
+        ),
+        (
+            format!("8 MiB batch of {} `tools/list`", thousands(batch_n as f64)),
+            format!("[{}]", vec![one; batch_n].join(",")),
+        ),
+        (
+            "8 MiB line: one object of 160 000 keys".into(),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{{}}}}}"#,
+                keys.join(",")
+            ),
+        ),
+        (
+            "8 MiB line: one string argument of `tools/call`".into(),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"log_activity","arguments":{{"dealId":"deal_001","type":"note","subject":"{}"}}}}}}"#,
+                "s".repeat(line_max - 200)
+            ),
+        ),
+        (
+            "batch of 100 `tools/list` (answers bounded at 1 MiB)".into(),
+            format!("[{}]", vec![one; 100].join(",")),
+        ),
+    ];
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    for (what, line) in cases {
+        let config = env.config("hostile", fake, &fake.new_refresh_token())?;
+        let mut p = env.spawn(&config, Duration::from_secs(60), &what)?;
+        p.request(format!("{init}\n").as_bytes(), &mut buf)?;
+        // One answer line, whatever its shape (an error, a batch's array).
+        p.send(format!("{line}\n").as_bytes())?;
+        p.read_line(&mut buf)?;
+        p.request(ping_line(99).as_bytes(), &mut buf)?;
+        check_result(&buf, "ping after a hostile line")?;
+        out.push((what, p.memory()?.0));
+        p.finish(Duration::from_secs(10))?;
+    }
+    // A 16 MB answer of small numbers from the API, through `search_deals`.
+    let config = env.config("hostile-answer", fake, &fake.new_refresh_token())?;
+    let n = 8_000_000;
+    fake.push_fault(
+        Route::Api("deals.list"),
+        fake::Fault::Status {
+            status: 200,
+            body: format!(
+                r#"{{"result":{{"data":{{"json":{{"items":[{}0],"nextCursor":"c"}}}}}}}}"#,
+                "0,".repeat(n - 1)
+            ),
+            content_type: "application/json",
+            headers: vec![],
+        },
+    );
+    let mut p = env.spawn(&config, Duration::from_secs(60), "16 MB answer")?;
+    p.handshake()?;
+    let call = r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"search_deals","arguments":{"limit":100}}}"#;
+    p.request(format!("{call}\n").as_bytes(), &mut buf)?;
+    check_result(&buf, "search_deals over a 16 MB answer")?;
+    out.push((
+        "16 MB API answer of 8 000 000 small numbers".into(),
+        p.memory()?.0,
+    ));
+    p.finish(Duration::from_secs(10))?;
+    Ok(out)
+}
+
+fn print_hostile(rows: &[(String, u64)]) {
+    println!("\n| hostile input (one per fresh process) | peak RSS | budget ≤ 64 MB |");
+    println!("|---|---|---|");
+    for (what, hwm) in rows {
+        let pass = if *hwm <= BUDGET_HOSTILE_RSS_BYTES {
+            "pass"
+        } else {
+            "FAIL"
+        };
+        println!("| {what} | {} | {pass} |", mb(*hwm));
     }
 }

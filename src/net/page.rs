@@ -46,7 +46,8 @@ fn title(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let open = lower.find("<title")?;
     let start = open + lower[open..].find('>')? + 1;
-    let end = start + lower[start..].find("</title").unwrap_or(lower.len() - start);
+    // The title ends at the next tag (`</title>`, or whatever a cut page has there).
+    let end = start + lower[start..].find('<').unwrap_or(lower.len() - start);
     let raw = decode_entities(&text[start..end]);
     let shown = secret::quote_safe(&raw, MAX_SHOWN);
     (!shown.is_empty()).then_some(shown)

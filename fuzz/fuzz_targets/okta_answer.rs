@@ -1,0 +1,17 @@
+//! Any bytes as an Okta token endpoint answer (the first byte picks the status and
+//! content type): no panic, and a failure renders. Same as `tests/hostile_random.rs`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/support/parsers.rs"]
+mod parsers;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let status = parsers::STATUSES[usize::from(pick) % parsers::STATUSES.len()];
+    let ct = parsers::TYPES[usize::from(pick >> 4) % parsers::TYPES.len()];
+    parsers::check_okta(status, ct, body);
+});
