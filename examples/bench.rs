@@ -43,6 +43,9 @@ const BUDGET_INIT_MS: f64 = 5.0;
 const BUDGET_RSS_BYTES: u64 = 8_000_000;
 const BUDGET_OVERHEAD_MS: f64 = 0.2;
 const BUDGET_PINGS_PER_S: f64 = 100_000.0;
+/// Spawn → first answer, either era, over the C floor's.
+const BUDGET_FLOOR_RATIO: f64 = 1.5;
+const BUDGET_CPU_PER_CALL_US: f64 = 60.0;
 
 // The Node predecessor (`@loopops/mcp-server` 2.0.0).
 const NODE_INIT_MS: f64 = 250.0;
@@ -609,6 +612,22 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
+/// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (state): utime is field 14, stime 15.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// `getconf CLK_TCK` (100 on Linux), the unit of `cpu_ticks`.
+fn clock_ticks_per_s() -> Option<f64> {
+    let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
 /// Server CPU per operation in µs, from two `cpu_ns` readings.
 fn cpu_per_op_us(before: Option<u64>, after: Option<u64>, ops: usize) -> Option<f64> {
     Some(after?.saturating_sub(before?) as f64 / 1e3 / ops as f64)
@@ -617,6 +636,10 @@ fn cpu_per_op_us(before: Option<u64>, after: Option<u64>, ops: usize) -> Option<
 struct SpawnResults {
     init: Stats,
     exit: Stats,
+    /// spawn → `server/discover` answered.
+    modern: Stats,
+    /// spawn → the C floor answered; `None` without a C compiler.
+    floor: Option<Stats>,
 }
 
 struct StdioResults {
@@ -644,6 +667,8 @@ struct RssResults {
     hwm_end: u64,
     rss_end: u64,
     calls_per_s: f64,
+    /// Process CPU (utime + stime) per tool call, µs.
+    cpu_per_call_us: Option<f64>,
     notifications: usize,
 }
 
@@ -686,8 +711,8 @@ fn run(quick: bool) -> Res<()> {
     let started = Instant::now();
     let phase = |name: &str| eprintln!("[{:6.1} s] {name}", started.elapsed().as_secs_f64());
 
-    phase("1/5 spawn -> initialize");
-    let spawn = spawn_to_initialize(&mut env, &fake, counts.spawns)?;
+    phase("1/5 spawn -> first answer (initialize, server/discover, C floor)");
+    let spawn = spawn_to_first_answer(&mut env, &fake, counts.spawns)?;
     phase("2/5 ping and tools/list through the stdio loop");
     let stdio = stdio_loop(&mut env, &fake, &counts)?;
     phase("3/5 tools/call latency vs direct HTTP");
@@ -720,30 +745,116 @@ fn run(quick: bool) -> Res<()> {
     Ok(())
 }
 
-/// Phase 1: Spawn, write `initialize`, read its answer; then EOF and wait for exit.
-fn spawn_to_initialize(env: &mut Env, fake: &Fake, n: usize) -> Res<SpawnResults> {
+/// The floor of spawn → first answer: a tiny C program that answers each line with
+/// one fixed line, built here with `cc` (what any process with pipes costs to start).
+const FLOOR_C: &str = r#"#include <unistd.h>
+int main(void) {
+    static const char answer[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n";
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] == '\n' && write(1, answer, sizeof answer - 1) < 0)
+                return 1;
+    return 0;
+}
+"#;
+
+/// Build the floor program with `cc -O2`; `None` (with a note) when there is no compiler.
+fn build_floor(env: &Env) -> Option<PathBuf> {
+    let src = env.dir.join("floor.c");
+    let exe = env.dir.join("floor");
+    if let Err(e) = std::fs::write(&src, FLOOR_C) {
+        eprintln!("note: no floor ({e})");
+        return None;
+    }
+    match Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .status()
+    {
+        Ok(s) if s.success() => Some(exe),
+        Ok(s) => {
+            eprintln!("note: no floor: cc exited with {s}");
+            None
+        }
+        Err(e) => {
+            eprintln!("note: no floor: cannot run cc ({e})");
+            None
+        }
+    }
+}
+
+fn discover_line(id: u64) -> String {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"server/discover\",\"params\":{{\"_meta\":{{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientInfo\":{{\"name\":\"loopops-bench\",\"version\":\"1\"}},\"io.modelcontextprotocol/clientCapabilities\":{{}}}}}}}}\n"
+    )
+}
+
+/// Phase 1: spawn, write the first request, read its answer; then EOF and wait for exit.
+/// Legacy (`initialize`), modern (`server/discover`) and the floor take turns, so that
+/// all three see the same machine load.
+fn spawn_to_first_answer(env: &mut Env, fake: &Fake, n: usize) -> Res<SpawnResults> {
     let config = env.config("spawn", fake, &fake.new_refresh_token())?;
-    let line = initialize_line(1);
+    let floor = build_floor(env);
+    let bin = env.bin.clone();
+    let (legacy_line, modern_line) = (initialize_line(1), discover_line(1));
     let mut buf = String::new();
-    let mut to_answer = Vec::with_capacity(n);
-    let mut to_exit = Vec::with_capacity(n);
-    // One unmeasured spawn first, so that the page cache holds the binary.
+    let (mut init, mut exit, mut modern, mut floor_t) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    // One unmeasured round first, so that the page cache holds the binaries.
     for i in 0..=n {
         let t0 = Instant::now();
         let mut p = env.spawn(&config, Duration::from_secs(10), "spawn->initialize")?;
-        p.request(line.as_bytes(), &mut buf)?;
+        p.request(legacy_line.as_bytes(), &mut buf)?;
         let answered = t0.elapsed();
         p.finish(Duration::from_secs(10))?;
         let exited = t0.elapsed();
         check_result(&buf, "initialize")?;
+
+        let t1 = Instant::now();
+        let mut p = env.spawn_program(
+            &bin,
+            &["serve"],
+            Some(&config),
+            Duration::from_secs(10),
+            "spawn->server/discover",
+        )?;
+        p.request(modern_line.as_bytes(), &mut buf)?;
+        let discovered = t1.elapsed();
+        p.finish(Duration::from_secs(10))?;
+        let r = check_result(&buf, "server/discover")?;
+        if r["supportedVersions"][0] != "2026-07-28" || r["ttlMs"].as_u64().is_none() {
+            return Err(format!("server/discover: unexpected answer {}", excerpt(&buf)));
+        }
+
+        if let Some(floor) = &floor {
+            let t2 = Instant::now();
+            let mut f = env.spawn_program(floor, &[], None, Duration::from_secs(10), "floor")?;
+            f.request(legacy_line.as_bytes(), &mut buf)?;
+            let floored = t2.elapsed();
+            f.finish(Duration::from_secs(10))?;
+            if i > 0 {
+                floor_t.push(floored);
+            }
+        }
         if i > 0 {
-            to_answer.push(answered);
-            to_exit.push(exited);
+            init.push(answered);
+            exit.push(exited);
+            modern.push(discovered);
         }
     }
     Ok(SpawnResults {
-        init: Stats::new(&to_answer),
-        exit: Stats::new(&to_exit),
+        init: Stats::new(&init),
+        exit: Stats::new(&exit),
+        modern: Stats::new(&modern),
+        floor: floor.map(|_| Stats::new(&floor_t)),
     })
 }
 
@@ -1016,6 +1127,7 @@ fn peak_rss(env: &mut Env, fake: &Fake, n: usize) -> Res<RssResults> {
     p.request(call_line(1).as_bytes(), &mut buf)?;
     check_deal(&buf)?;
     let t0 = Instant::now();
+    let ticks0 = cpu_ticks(p.pid);
     let mut sent = 0usize;
     let mut answered = 0usize;
     while sent < RSS_WINDOW.min(n) {
@@ -1034,6 +1146,10 @@ fn peak_rss(env: &mut Env, fake: &Fake, n: usize) -> Res<RssResults> {
         }
     }
     let calls_per_s = n as f64 / t0.elapsed().as_secs_f64();
+    let cpu_per_call_us = match (ticks0, cpu_ticks(p.pid), clock_ticks_per_s()) {
+        (Some(a), Some(b), Some(hz)) => Some((b - a) as f64 * 1e6 / hz / n as f64),
+        _ => None,
+    };
     let (hwm_end, rss_end) = p.memory()?;
     let notifications = p.notifications;
     p.finish(Duration::from_secs(10))?;
@@ -1042,6 +1158,7 @@ fn peak_rss(env: &mut Env, fake: &Fake, n: usize) -> Res<RssResults> {
         hwm_end,
         rss_end,
         calls_per_s,
+        cpu_per_call_us,
         notifications,
     })
 }
@@ -1186,6 +1303,11 @@ fn print_report(
         .budget("≤ 5 ms", init.pct(50.0) <= BUDGET_INIT_MS)
         .node("~250 ms", init.pct(50.0), NODE_INIT_MS),
         row("spawn → `initialize` answered, p95", ms(init.pct(95.0))),
+        row(
+            "spawn → `server/discover` (2026-07-28) answered, median",
+            ms(r.spawn.modern.pct(50.0)),
+        )
+        .budget("≤ 5 ms", r.spawn.modern.pct(50.0) <= BUDGET_INIT_MS),
         row("spawn → exit after EOF, median", ms(exit.pct(50.0))),
         row(
             format!("`ping` pipelined ({} written at once)", n(c.pings_pipelined)),
@@ -1201,6 +1323,25 @@ fn print_report(
             format!("{:.1} µs ({} /s)", s.seq_us, thousands(1e6 / s.seq_us)),
         ),
     ];
+    if let Some(floor) = &r.spawn.floor {
+        let f = floor.pct(50.0);
+        rows.push(row(
+            "↳ floor: spawn → answer of a C program that answers one line, median",
+            ms(f),
+        ));
+        for (era, t) in [
+            ("`initialize`", init.pct(50.0)),
+            ("`server/discover`", r.spawn.modern.pct(50.0)),
+        ] {
+            rows.push(
+                row(
+                    format!("spawn → {era} answered ÷ floor"),
+                    format!("{:.2}×", t / f),
+                )
+                .budget("≤ 1.5×", t / f <= BUDGET_FLOOR_RATIO),
+            );
+        }
+    }
     if let Some(cat) = s.cat_us {
         rows.push(row(
             "↳ reference: same round trip against `cat` (pipes + wakeups only)",
@@ -1261,6 +1402,18 @@ fn print_report(
             "↳ server CPU per `tools/call` (JSON-RPC, validation, HTTP, result)",
             format!("{us:.1} µs"),
         ));
+    }
+    if let Some(us) = r.rss.cpu_per_call_us {
+        rows.push(
+            row(
+                format!(
+                    "process CPU per `tools/call` (utime + stime over {} calls)",
+                    n(c.calls_rss)
+                ),
+                format!("{us:.1} µs"),
+            )
+            .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
+        );
     }
     rows.extend([
         row(
@@ -1356,7 +1509,10 @@ fn print_report(
         "Direct HTTP: one ureq agent, keep-alive, no proxy, per-phase timeouts (no global timeout, so no resolver thread per request)."
     );
     println!(
-        "Server CPU: /proc/<pid>/task/*/schedstat of the server's live threads over the measured calls."
+        "Server CPU: /proc/<pid>/task/*/schedstat of the server's live threads over the measured calls; process CPU: utime + stime from /proc/<pid>/stat."
+    );
+    println!(
+        "Floor: a C program (built with cc -O2 by the benchmark) that answers one fixed line per line read; spawns of the three alternate."
     );
     println!(
         "Connections are counted at the fake, which serves both the Okta token endpoint and the API on one address."

@@ -89,6 +89,18 @@ pub fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(|| load(include_str!("tools.json"), include_str!("skills.json")))
 }
 
+/// The server instructions alone, from `skills.json` only: `initialize` and
+/// `server/discover` need nothing else, so a process that only starts up and says
+/// who it is never parses the tool catalog.
+pub fn instructions() -> &'static str {
+    static INSTRUCTIONS: OnceLock<String> = OnceLock::new();
+    INSTRUCTIONS.get_or_init(|| {
+        let skills: Value =
+            serde_json::from_str(include_str!("skills.json")).expect("skills.json is valid JSON");
+        lines(&skills["instructions"])
+    })
+}
+
 impl Catalog {
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tools.iter().find(|t| t.name == name)
@@ -464,6 +476,11 @@ mod tests {
                 "`period` must be current_quarter, next_quarter, previous_quarter, current_month or a fiscal quarter like 2026-Q3, got \"Q3\""
             ]
         );
+    }
+
+    #[test]
+    fn the_instructions_alone_are_the_catalogs() {
+        assert_eq!(instructions(), catalog().instructions);
     }
 
     #[test]

@@ -15,6 +15,22 @@ use crate::mcp::protocol::Version;
 /// The Skills extension's id (spec/skills-extension/).
 pub const SKILLS_EXTENSION: &str = "io.modelcontextprotocol/skills";
 
+/// A result that never changes while we run, kept both as a value (for batches and
+/// one-shot commands) and serialized (so that answering it is one copy, not a clone
+/// and a serialization of some 25 kB).
+#[derive(Debug)]
+pub struct Prebuilt {
+    pub value: Value,
+    pub json: String,
+}
+
+impl Prebuilt {
+    pub fn new(value: Value) -> Prebuilt {
+        let json = value.to_string();
+        Prebuilt { value, json }
+    }
+}
+
 /// Our capabilities, in both eras. The skills extension is declared only to a client
 /// that declares it (it is a draft).
 pub fn capabilities(skills: bool) -> Value {
@@ -32,18 +48,18 @@ pub fn capabilities(skills: bool) -> Value {
 }
 
 /// The `server/discover` result, with or without the skills extension.
-pub fn discover(skills: bool) -> &'static Value {
-    static DISCOVER: OnceLock<[Value; 2]> = OnceLock::new();
+pub fn discover(skills: bool) -> &'static Prebuilt {
+    static DISCOVER: OnceLock<[Prebuilt; 2]> = OnceLock::new();
     let both = DISCOVER.get_or_init(|| {
         [false, true].map(|skills| {
             let mut m = Map::new();
             m.insert("resultType".into(), json!("complete"));
             m.insert("supportedVersions".into(), json!(Version::SUPPORTED_NEWEST_FIRST));
             m.insert("capabilities".into(), capabilities(skills));
-            m.insert("instructions".into(), json!(catalog().instructions));
+            m.insert("instructions".into(), json!(crate::catalog::instructions()));
             era::add_cache_hints(&mut m);
             era::add_server_info(&mut m);
-            Value::Object(m)
+            Prebuilt::new(Value::Object(m))
         })
     });
     &both[usize::from(skills)]
@@ -77,8 +93,8 @@ pub fn finish_list(version: Version, mut result: Value) -> Value {
 }
 
 /// The `tools/list` result for a version, with or without the mutations.
-pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
-    static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
+pub fn tools_list(version: Version, read_only: bool) -> &'static Prebuilt {
+    static LISTS: OnceLock<Vec<Prebuilt>> = OnceLock::new();
     let lists = LISTS.get_or_init(|| {
         let mut all = Vec::new();
         for v in Version::ALL {
@@ -90,7 +106,7 @@ pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
                     .map(|t| tool_json(t, v));
                 let mut m = Map::new();
                 m.insert("tools".into(), Value::Array(tools.collect()));
-                all.push(finish_list(v, Value::Object(m)));
+                all.push(Prebuilt::new(finish_list(v, Value::Object(m))));
             }
         }
         all
@@ -99,15 +115,16 @@ pub fn tools_list(version: Version, read_only: bool) -> &'static Value {
 }
 
 /// The `prompts/list` result for a version.
-pub fn prompts_list(version: Version) -> &'static Value {
-    static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
+pub fn prompts_list(version: Version) -> &'static Prebuilt {
+    static LISTS: OnceLock<Vec<Prebuilt>> = OnceLock::new();
     let lists = LISTS.get_or_init(|| {
         Version::ALL
+            .into_iter()
             .map(|v| {
                 let prompts: Vec<Value> = catalog().prompts.iter().map(|p| prompt_json(p, v)).collect();
-                finish_list(v, json!({ "prompts": prompts }))
+                Prebuilt::new(finish_list(v, json!({ "prompts": prompts })))
             })
-            .to_vec()
+            .collect()
     });
     &lists[version.index()]
 }
@@ -116,7 +133,7 @@ pub fn prompts_list(version: Version) -> &'static Value {
 /// on (the common case), else built for it.
 pub fn tools_list_for(version: Version, selection: &Selection) -> Value {
     if selection.toolsets.is_none() {
-        return tools_list(version, selection.read_only).clone();
+        return tools_list(version, selection.read_only).value.clone();
     }
     let tools: Vec<Value> = selection.tools().map(|t| tool_json(t, version)).collect();
     let mut m = Map::new();

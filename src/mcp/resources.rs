@@ -11,7 +11,7 @@ use crate::catalog::catalog;
 use crate::catalog::skill_file::{self, SkillFile};
 use crate::mcp::era::{self, Envelope};
 use crate::mcp::jsonrpc::{self, RpcError};
-use crate::mcp::listing::{self, SKILLS_EXTENSION};
+use crate::mcp::listing::{self, Prebuilt, SKILLS_EXTENSION};
 use crate::mcp::protocol::Version;
 use crate::mcp::sha256;
 
@@ -45,10 +45,11 @@ fn find(uri: &str) -> Option<&'static Served> {
 }
 
 /// `resources/list`: one `SKILL.md` per skill, with the fields the version has.
-pub fn list(env: &Envelope) -> &'static Value {
-    static LISTS: OnceLock<Vec<Value>> = OnceLock::new();
+pub fn list(env: &Envelope) -> &'static Prebuilt {
+    static LISTS: OnceLock<Vec<Prebuilt>> = OnceLock::new();
     let lists = LISTS.get_or_init(|| {
         Version::ALL
+            .into_iter()
             .map(|v| {
                 let resources: Vec<Value> = served()
                     .iter()
@@ -65,9 +66,9 @@ pub fn list(env: &Envelope) -> &'static Value {
                         Value::Object(r)
                     })
                     .collect();
-                listing::finish_list(v, json!({ "resources": resources }))
+                Prebuilt::new(listing::finish_list(v, json!({ "resources": resources })))
             })
-            .to_vec()
+            .collect()
     });
     &lists[env.version.index()]
 }

@@ -16,7 +16,7 @@ use crate::mcp::era::{self, Envelope};
 use crate::mcp::framing::Frame;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError};
 use crate::mcp::limits;
-use crate::mcp::listing::{self, no_cursor};
+use crate::mcp::listing::{self, Prebuilt, no_cursor};
 use crate::mcp::mrtr::{Elicited, InputRequired, StateError, StateSeal};
 use crate::mcp::protocol::Version;
 use crate::mcp::resources;
@@ -27,6 +27,10 @@ pub trait Sink {
     fn send(&mut self, message: &Value) -> io::Result<()>;
     /// Push buffered messages out (before blocking on input or on the network).
     fn flush(&mut self) -> io::Result<()>;
+    /// The answer to request `id` with a result that never changes.
+    fn send_prebuilt(&mut self, id: &Value, result: &Prebuilt) -> io::Result<()> {
+        self.send(&jsonrpc::result(id.clone(), result.value.clone()))
+    }
 }
 
 /// Compact JSON, one message per line.
@@ -60,6 +64,22 @@ impl<W: Write> Sink for LineSink<W> {
         self.out.write_all(&self.buf)
     }
 
+    /// Copied from its serialized form. Only the id came from outside: the result is
+    /// the catalog, which holds no secret, so the id alone is checked.
+    fn send_prebuilt(&mut self, id: &Value, result: &Prebuilt) -> io::Result<()> {
+        let id_json = id.to_string();
+        if crate::secret::contains_known(&id_json) {
+            return self.send(&jsonrpc::result(id.clone(), result.value.clone()));
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        self.buf.extend_from_slice(id_json.as_bytes());
+        self.buf.extend_from_slice(b",\"result\":");
+        self.buf.extend_from_slice(result.json.as_bytes());
+        self.buf.extend_from_slice(b"}\n");
+        self.out.write_all(&self.buf)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -86,6 +106,31 @@ pub enum Answer {
     /// No response now: a `subscriptions/listen` stream stays open until cancelled or
     /// until we shut down.
     Later,
+    /// A result that never changes, already in its era's envelope.
+    Prebuilt(&'static Prebuilt),
+}
+
+/// An answer on its way out.
+enum Outgoing {
+    Message(Value),
+    Prebuilt(Value, &'static Prebuilt),
+}
+
+impl Outgoing {
+    fn send(self, out: &mut dyn Sink) -> io::Result<()> {
+        match self {
+            Outgoing::Message(m) => out.send(&m),
+            Outgoing::Prebuilt(id, result) => out.send_prebuilt(&id, result),
+        }
+    }
+
+    /// For a batch's array of answers.
+    fn into_value(self) -> Value {
+        match self {
+            Outgoing::Message(m) => m,
+            Outgoing::Prebuilt(id, result) => jsonrpc::result(id, result.value.clone()),
+        }
+    }
 }
 
 /// Bound on open `subscriptions/listen` streams (each costs one id).
@@ -203,7 +248,7 @@ impl Server {
         match message {
             Value::Array(batch) => self.handle_batch(batch, out),
             single => match self.handle_message(single, out)? {
-                Some(answer) => out.send(&answer),
+                Some(answer) => answer.send(out),
                 None => Ok(()),
             },
         }
@@ -243,6 +288,7 @@ impl Server {
                 continue;
             }
             if let Some(answer) = self.handle_message(message, out)? {
+                let answer = answer.into_value();
                 answer_bytes += crate::api::bound::json_len(&answer);
                 answers.push(answer);
             }
@@ -255,7 +301,7 @@ impl Server {
     }
 
     /// The answer to one message, if it gets one.
-    fn handle_message(&mut self, message: Value, out: &mut dyn Sink) -> io::Result<Option<Value>> {
+    fn handle_message(&mut self, message: Value, out: &mut dyn Sink) -> io::Result<Option<Outgoing>> {
         match jsonrpc::classify(message) {
             Incoming::Request { id, method, params } => self.handle_request(id, &method, params, out),
             Incoming::Notification { method, params } => {
@@ -270,7 +316,7 @@ impl Server {
                 Ok(None)
             }
             Incoming::Response => Ok(None),
-            Incoming::Invalid { id, error } => Ok(Some(jsonrpc::error(id, &error))),
+            Incoming::Invalid { id, error } => Ok(Some(Outgoing::Message(jsonrpc::error(id, &error)))),
         }
     }
 
@@ -281,7 +327,7 @@ impl Server {
         method: &str,
         params: Map<String, Value>,
         out: &mut dyn Sink,
-    ) -> io::Result<Option<Value>> {
+    ) -> io::Result<Option<Outgoing>> {
         let session = self.session.as_ref().map(|(v, c)| (*v, c));
         // `initialize` opens a legacy session whatever else it carries.
         let envelope = if method == "initialize" {
@@ -291,7 +337,7 @@ impl Server {
         };
         let env = match envelope {
             Ok(env) => env,
-            Err(err) => return Ok(Some(jsonrpc::error(id, &err))),
+            Err(err) => return Ok(Some(Outgoing::Message(jsonrpc::error(id, &err)))),
         };
         // A stateless request logs to the client at its own level only.
         let session_level = log::client_threshold();
@@ -316,15 +362,15 @@ impl Server {
         if std::mem::take(&mut self.cancelled) {
             return Ok(None);
         }
-        let result = result.and_then(|answer| match answer {
-            Answer::Complete(value) => Ok(Some(env.complete(value))),
-            Answer::InputRequired(ir) => env.input_required(ir).map(Some),
-            Answer::Later => Ok(None),
-        });
         Ok(match result {
-            Ok(Some(value)) => Some(jsonrpc::result(id, value)),
-            Ok(None) => None,
-            Err(err) => Some(jsonrpc::error(id, &err)),
+            Ok(Answer::Complete(value)) => Some(Outgoing::Message(jsonrpc::result(id, env.complete(value)))),
+            Ok(Answer::InputRequired(ir)) => Some(Outgoing::Message(match env.input_required(ir) {
+                Ok(value) => jsonrpc::result(id, value),
+                Err(err) => jsonrpc::error(id, &err),
+            })),
+            Ok(Answer::Later) => None,
+            Ok(Answer::Prebuilt(result)) => Some(Outgoing::Prebuilt(id, result)),
+            Err(err) => Some(Outgoing::Message(jsonrpc::error(id, &err))),
         })
     }
 
@@ -340,20 +386,22 @@ impl Server {
         let done = Answer::Complete;
         match method {
             "initialize" => self.initialize(&params).map(done),
-            "server/discover" => self.discover(env).map(done),
+            "server/discover" => self.discover(env).map(Answer::Prebuilt),
             // Gone from the modern era (spec/2026-07-28/changelog.mdx, major change 5).
             "ping" if !modern => Ok(done(json!({}))),
             "logging/setLevel" if !modern => set_level(&params).map(done),
             "subscriptions/listen" if modern => self.listen(id, &params, out),
-            "tools/list" => self.tools_list(env, &params).map(done),
+            "tools/list" => self.tools_list(env, &params),
             "tools/call" => self.tools_call(env, &params, out),
-            "prompts/list" => self.prompts_list(env, &params).map(done),
+            "prompts/list" => {
+                no_cursor(&params).map(|_| Answer::Prebuilt(listing::prompts_list(env.version)))
+            }
             "prompts/get" => self.prompts_get(&params).map(done),
             "completion/complete" => {
                 let _ = out.flush();
                 self.completer.complete(&params, &mut self.executor).map(done)
             }
-            "resources/list" => no_cursor(&params).map(|_| done(resources::list(env).clone())),
+            "resources/list" => no_cursor(&params).map(|_| Answer::Prebuilt(resources::list(env))),
             "resources/read" => resources::read(env, &params).map(done),
             "skills/list" => resources::skills_list(env, &params).map(done),
             "skills/get" => resources::skills_get(env, &params).map(done),
@@ -370,14 +418,14 @@ impl Server {
 
     /// `server/discover`: only as a modern request (a probe without the version in
     /// `_meta` is not one, so a dual-era client falls back to `initialize`).
-    fn discover(&self, env: &Envelope) -> Result<Value, RpcError> {
+    fn discover(&self, env: &Envelope) -> Result<&'static Prebuilt, RpcError> {
         if !env.stateless {
             return Err(RpcError::invalid_params(format!(
                 "server/discover needs `_meta[\"{}\"]` (and the client's capabilities) in its params",
                 era::META_VERSION
             )));
         }
-        Ok(listing::discover(env.has_extension(listing::SKILLS_EXTENSION)).clone())
+        Ok(listing::discover(env.has_extension(listing::SKILLS_EXTENSION)))
     }
 
     /// `subscriptions/listen`: acknowledged at once with the notifications we will
@@ -440,13 +488,23 @@ impl Server {
             "protocolVersion": version.as_str(),
             "capabilities": listing::capabilities(skills),
             "serverInfo": era::server_info(version),
-            "instructions": catalog::catalog().instructions,
+            "instructions": catalog::instructions(),
         }))
     }
 
-    fn tools_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    /// Every toolset on (the common case): the prebuilt list; else built for the selection.
+    fn tools_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Answer, RpcError> {
         no_cursor(params)?;
-        Ok(listing::tools_list_for(env.version, &self.selection))
+        if self.selection.toolsets.is_none() {
+            return Ok(Answer::Prebuilt(listing::tools_list(
+                env.version,
+                self.selection.read_only,
+            )));
+        }
+        Ok(Answer::Complete(listing::tools_list_for(
+            env.version,
+            &self.selection,
+        )))
     }
 
     fn tools_call(
@@ -751,11 +809,6 @@ impl Server {
         self.executor.call(tool, args, &mut on_retry)
     }
 
-    fn prompts_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        no_cursor(params)?;
-        Ok(listing::prompts_list(env.version).clone())
-    }
-
     fn prompts_get(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
         let name = match params.get("name") {
             Some(Value::String(n)) => n,
@@ -819,5 +872,23 @@ fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prebuilt_answer_is_byte_for_byte_the_answer_it_stands_for() {
+        let prebuilt = Prebuilt::new(json!({"tools": [{"name": "x", "description": "ü \"q\""}], "n": 1}));
+        for id in [json!(7), json!("a \"b\" ü"), json!(-1)] {
+            let mut fast = LineSink::new(Vec::new());
+            fast.send_prebuilt(&id, &prebuilt).unwrap();
+            let mut slow = LineSink::new(Vec::new());
+            slow.send(&jsonrpc::result(id.clone(), prebuilt.value.clone()))
+                .unwrap();
+            assert_eq!(fast.out, slow.out, "{id}");
+        }
     }
 }
