@@ -37,6 +37,8 @@ impl Machine {
             ("HOME", self.home().display().to_string()),
             // The token store is the default ~/.mcp.json.
             ("LOOP_MCP_CONFIG", String::new()),
+            // And the sign-in store is the default one under HOME.
+            ("LOOP_MCP_STORE", String::new()),
         ];
         if self.os == "windows" {
             env.push(("USERPROFILE", self.home().display().to_string()));
@@ -332,6 +334,19 @@ fn the_token_store_and_name_are_recorded_and_claude_code_gets_its_own_command() 
             store.display()
         )),
         "{printed}"
+    );
+    // A moved sign-in store goes into the entry's env, next to the user's variables.
+    let moved = m.root.join("signin");
+    let mut with_store = env.clone();
+    let moved_text = moved.display().to_string();
+    with_store.push(("LOOP_MCP_STORE", &moved_text));
+    let desktop = m.home().join(".config/Claude/claude_desktop_config.json");
+    seed(&desktop, "mcpServers");
+    let o = support::run(&["install", "claude-desktop"], &with_store, b"", LIMIT);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(
+        read(&desktop)["mcpServers"]["loop-operations"]["env"],
+        json!({"API_TIMEOUT_MS": "5000", "LOOP_MCP_STORE": moved_text})
     );
     let j = support::run(&["install", "cursor", "--json", "--dry-run"], &env, b"", LIMIT);
     let v: Value = serde_json::from_slice(&j.stdout).unwrap();

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::config_file::{ConfigError, ConfigFile};
 use crate::auth::settings::Settings;
+use crate::auth::store::LOOP_MCP_STORE;
 use crate::cli::clients::{Client, Os, Places, Scope, config_path};
 use crate::cli::entry;
 use crate::cli::offering::EntryFlags;
@@ -65,6 +66,15 @@ pub fn install(args: InstallArgs) -> Outcome {
     }
     ours.insert("command".into(), json!(command));
     ours.insert("args".into(), Value::Array(serve_args.clone()));
+    // A moved sign-in store must be moved for the client too: it starts the server
+    // without this shell's environment.
+    let store_dir = std::env::var(LOOP_MCP_STORE)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| std::path::absolute(&v).unwrap_or_else(|_| PathBuf::from(&v)));
+    if let Some(dir) = &store_dir {
+        ours.insert("env".into(), json!({ LOOP_MCP_STORE: dir.display().to_string() }));
+    }
     let file = ConfigFile::new(&path);
     let key = args.client.servers_key();
     let existing = match file.read() {
@@ -83,9 +93,17 @@ pub fn install(args: InstallArgs) -> Outcome {
             let Some(entry) = slot.as_object_mut() else {
                 return Err(not_an_object(&path, &format!("{key}.{}", args.name)));
             };
-            // Our keys are set; anything else the user put there (env, disabled) stays.
+            // Our keys are set; anything else the user put there (other env
+            // variables, disabled) stays.
             for (k, v) in &ours {
-                entry.insert(k.clone(), v.clone());
+                match (entry.get_mut(k), v) {
+                    (Some(Value::Object(theirs)), Value::Object(add)) => {
+                        theirs.extend(add.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                    _ => {
+                        entry.insert(k.clone(), v.clone());
+                    }
+                }
             }
             Ok(())
         });
