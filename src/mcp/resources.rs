@@ -130,7 +130,9 @@ fn entry(s: &Served) -> Value {
     json!({
         "uri": s.file.uri,
         "frontmatter": s.file.frontmatter,
-        "resources": [{"uri": s.file.uri, "digest": s.digest}],
+        // `size` (bytes) is not in the SEP draft we follow, but the Rust SDK (rmcp 3.11)
+        // requires it and rejects the whole listing without it; other clients ignore it.
+        "resources": [{"uri": s.file.uri, "digest": s.digest, "size": s.file.text.len()}],
     })
 }
 

@@ -1,0 +1,1 @@
+//! Nothing here: the interop checks are in `tests/`. See `Cargo.toml`.
