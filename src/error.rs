@@ -354,9 +354,17 @@ impl OktaError {
             OktaError::Tls { cause } => format!(
                 "TLS to Okta failed: {cause}. Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or NODE_EXTRA_CA_CERTS) to a PEM file with your organization's root certificate."
             ),
-            OktaError::BadAnswer { status, detail } => format!(
-                "Okta answered HTTP {status} with something unexpected ({detail}). Check OKTA_ISSUER; you are still signed in."
-            ),
+            OktaError::BadAnswer { status, detail } => {
+                // The detail is often just "HTTP 404": say the status once.
+                let said = if detail.trim() == format!("HTTP {status}") {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                };
+                format!(
+                    "Okta answered HTTP {status} with something unexpected{said}. Check OKTA_ISSUER; you are still signed in."
+                )
+            }
         }
     }
 }

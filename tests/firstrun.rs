@@ -584,3 +584,20 @@ fn help_okta_prints_the_readme_guide() {
         assert!(text.contains(needed), "{needed}");
     }
 }
+
+#[test]
+fn status_check_says_an_okta_http_status_once() {
+    let (fake, cfg) = support::setup("status-404");
+    fake.push_fault(
+        support::fake::Route::Token,
+        okta_answer(404, "{}", "application/json"),
+    );
+    let env = cfg.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = cli(&["status", "--check", "--json"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = v["check"]["error"].as_str().unwrap();
+    assert_eq!(v["check"]["failedStep"], "okta");
+    assert_eq!(e.matches("404").count(), 1, "{e}");
+}
