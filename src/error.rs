@@ -76,8 +76,62 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+/// An in-chat sign-in waiting for the user (Okta's device flow, started by a tool
+/// call because no usable refresh token exists). Each era renders it its own way:
+/// an `isError` text, a `-32042` URL elicitation, a 2026 `input_required`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignInLink {
+    /// Where the user approves: `verification_uri_complete`, else `verification_uri`.
+    pub url: String,
+    pub verification_uri: String,
+    /// Not a secret: the user compares it with the page.
+    pub user_code: String,
+    /// How long the link stays valid from now.
+    pub valid_for: Duration,
+    /// Stable for one device flow (a digest of its device code, never the code).
+    pub elicitation_id: String,
+    /// This call started the flow (else it was already waiting for approval).
+    pub started: bool,
+    /// Why a sign-in is needed, one sentence ("Signed out: …"), for the first answer.
+    pub reason: Option<String>,
+}
+
+impl ApiError {
+    /// Why no usable sign-in exists, in one sentence, when this error says so.
+    pub fn sign_in_reason(&self) -> Option<String> {
+        match self {
+            ApiError::SignedOut { config } => Some(format!(
+                "Signed out: the saved sign-in was removed from {} (`loopops-mcp logout`).",
+                config.display()
+            )),
+            ApiError::Okta(OktaError::SignInAgain { detail }) => Some(format!(
+                "Signed out: Okta no longer accepts the saved sign-in ({}).",
+                secret::scrub(detail.trim_end_matches('.'))
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl SignInLink {
+    /// The one-line request a client shows next to the link (elicitation `message`).
+    pub fn message(&self) -> String {
+        format!(
+            "Sign in to Loop Operations: approve the sign-in on the page that opens (it shows the code {}), then ask again.",
+            self.user_code
+        )
+    }
+}
+
 #[derive(Debug)]
 pub enum ApiError {
+    /// No usable refresh token: a device sign-in is waiting for the user.
+    SignInNeeded(Box<SignInLink>),
+    /// The device sign-in ended without a token: denied in the browser, or the code
+    /// expired before approval. The next call starts a new one.
+    SignInEnded {
+        denied: bool,
+    },
     /// The user ran `loopops-mcp logout` while this process was running.
     SignedOut {
         config: PathBuf,
@@ -227,6 +281,23 @@ impl ApiError {
         let sign_in = sign_in_advice();
         let maybe = "The change may or may not have been applied: check the record (e.g. with get_deal or list_activities) before trying again.";
         match self {
+            ApiError::SignInNeeded(link) => {
+                let minutes = link.valid_for.as_secs().div_ceil(60).max(1);
+                let lead = match (&link.reason, link.started) {
+                    (Some(why), true) => format!("{why} Loop Operations needs the user to sign in again."),
+                    (None, true) => "Loop Operations needs the user to sign in.".to_string(),
+                    (_, false) => "Loop Operations is still waiting for the user to approve the sign-in.".to_string(),
+                };
+                format!(
+                    "{lead} Give the user this link to open and approve: {} (the page shows the code {}; or enter that code at {}). The link is valid for {minutes} minute{}. Ask the user to approve, then ask you again; the next call finishes the sign-in and runs. Do not retry before they say they approved.",
+                    link.url,
+                    link.user_code,
+                    link.verification_uri,
+                    if minutes == 1 { "" } else { "s" }
+                )
+            }
+            ApiError::SignInEnded { denied: true } => "The sign-in was denied on the Okta page, so Loop Operations is still not signed in. If the user wants to sign in, ask again: the next call gives a new link.".to_string(),
+            ApiError::SignInEnded { denied: false } => "The sign-in link expired before it was approved. Ask again: the next call gives a new link.".to_string(),
             ApiError::NotSignedIn { missing, config } => format!(
                 "Loop Operations is not signed in: {} {} not set (in the environment or the `env` of the `loop-operations` entry in {}). To sign in, {sign_in}. `loopops-mcp status` shows what is configured.",
                 missing.join(", "),

@@ -283,7 +283,8 @@ fn invalid_grant_says_sign_in_again_and_keeps_the_stored_token() {
         "{}",
         text(&r)
     );
-    assert!(text(&r).contains("loopops-mcp login"));
+    // In a chat there is no terminal: the answer offers the in-chat sign-in link.
+    assert!(text(&r).contains("/activate?user_code="), "{}", text(&r));
     finish(s, &fake);
     assert_eq!(cfg.stored_token(), "rt-revoked-or-unknown-0000");
     assert_eq!(fake.requests(Route::AnyApi), 0);

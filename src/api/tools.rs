@@ -74,7 +74,7 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
             return Err(ApiError::BadUrl(why));
         }
     }
-    let auth = Auth::new(
+    let mut auth = Auth::new(
         issuer,
         client_id,
         settings.env_refresh_token.clone(),
@@ -82,6 +82,8 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
         server_name,
         settings.okta_timeout,
     );
+    // In a chat there is no terminal to run `login` in: a tool call signs in.
+    auth.offer_sign_in(crate::error::audience() == crate::error::Audience::Model);
     Ok(Client::new(Http::new(settings.timeout), api_url, auth))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod config_file;
 pub mod config_splice;
+pub mod device;
 pub mod digest;
 pub mod okta;
 pub mod settings;

@@ -196,6 +196,20 @@ impl Lineage {
         };
     }
 
+    /// The device sign-in in progress for this issuer and client, shared by every
+    /// process (its device code is a secret, like the tokens beside it).
+    pub fn pending_sign_in(&self) -> Option<&Value> {
+        self.entry()?.get("pendingSignIn").filter(|v| v.is_object())
+    }
+
+    pub fn set_pending_sign_in(&mut self, pending: Option<Value>) {
+        let entry = self.entry_mut();
+        match pending {
+            Some(p) => entry.insert("pendingSignIn".into(), p),
+            None => entry.remove("pendingSignIn"),
+        };
+    }
+
     pub fn doc(&self) -> &Value {
         &self.doc
     }

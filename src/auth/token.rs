@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::auth::config_file::{self, ConfigError, ConfigFile, PreparedWrite};
+use crate::auth::device::{self, Pending};
 use crate::auth::digest::token_digest;
-use crate::auth::okta::{self, Endpoints, RefreshFailure, Tokens};
+use crate::auth::okta::{self, DevicePoll, Endpoints, RefreshFailure, Tokens};
 use crate::auth::settings::{OKTA_CLIENT_ID, OKTA_ISSUER, OKTA_REFRESH_TOKEN};
 use crate::auth::store::{self, Lineage, Store};
 use crate::error::{ApiError, OktaError};
@@ -29,6 +30,8 @@ use crate::signals;
 pub const LOCK_WAIT: Duration = Duration::from_secs(20);
 /// The config entry's copy is a courtesy: its lock is not worth a long wait.
 const CONFIG_LOCK_WAIT: Duration = Duration::from_secs(5);
+/// The longest a call waits for the device flow's next allowed poll.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(10);
 /// Candidates tried in one cycle when Okta says a token is dead.
 const MAX_CANDIDATES: usize = 4;
 
@@ -48,6 +51,8 @@ pub struct Auth {
     /// Okta's own timeout (rule 9), applied to the API client's connections.
     okta_timeout: Duration,
     lock_wait: Duration,
+    /// Start Okta's device flow from a tool call when no usable token exists.
+    offer_sign_in: bool,
     /// Digests of the tokens this process sent or saw retired: a second line of
     /// defence should the store be deleted while we run.
     spent: HashSet<String>,
@@ -80,8 +85,15 @@ impl Auth {
             server_name: server_name.to_string(),
             okta_timeout,
             lock_wait: LOCK_WAIT,
+            offer_sign_in: false,
             spent: HashSet::new(),
         }
+    }
+
+    /// Offer in-chat sign-in (for the model's audience; terminal commands say
+    /// `loopops-mcp login` instead).
+    pub fn offer_sign_in(&mut self, on: bool) {
+        self.offer_sign_in = on;
     }
 
     /// A valid access token, from the cache or a refresh.
@@ -138,7 +150,8 @@ impl Auth {
             let mut lineage = store.read(&self.key).map_err(ApiError::Config)?;
             let entry = self.read_entry();
             let Some(token) = self.pick(&lineage, &entry) else {
-                return Err(self.no_token(&entry, dead));
+                let why = self.no_token(&entry, dead);
+                return self.sign_in(http, store, lineage, why);
             };
             // Rule 7: prove the write path before the token is spent.
             let store_write = store.file.prepare(lineage.reserve()).map_err(ApiError::Config)?;
@@ -182,6 +195,89 @@ impl Auth {
         Err(ApiError::Okta(OktaError::SignInAgain {
             detail: dead.unwrap_or_else(|| "The refresh token is invalid or expired.".into()),
         }))
+    }
+
+    /// No usable refresh token: sign in from inside the chat (device flow), one step
+    /// per tool call, sharing the flow in progress with every process through the
+    /// store. `why` is the answer when in-chat sign-in is off (terminal commands).
+    fn sign_in(
+        &mut self,
+        http: &Http,
+        store: &Store,
+        mut lineage: Lineage,
+        why: ApiError,
+    ) -> Result<Secret, ApiError> {
+        if !self.offer_sign_in {
+            return Err(why);
+        }
+        // The approved token must be saved: prove it before asking Okta (rule 7).
+        let write = store.file.prepare(lineage.reserve()).map_err(ApiError::Config)?;
+        let now = device::now_ms();
+        let pending = lineage
+            .pending_sign_in()
+            .and_then(Pending::from_json)
+            .filter(|p| !p.expired(now));
+        let Some(mut pending) = pending else {
+            let start =
+                okta::device_authorize(http, &self.endpoints, &self.client_id).map_err(ApiError::Okta)?;
+            let pending = Pending::from_start(&start, now);
+            lineage.set_pending_sign_in(Some(pending.to_json()));
+            write.commit(lineage.doc()).map_err(ApiError::Config)?;
+            log::info("no usable sign-in: started a device sign-in for the user to approve");
+            let mut link = pending.link(now, true);
+            link.reason = why.sign_in_reason();
+            return Err(ApiError::SignInNeeded(Box::new(link)));
+        };
+        // Asked again right after approving: wait for the next allowed poll rather
+        // than answer "still waiting".
+        let wait = pending.wait(now);
+        if wait > MAX_POLL_WAIT {
+            return Err(ApiError::SignInNeeded(Box::new(pending.link(now, false))));
+        }
+        std::thread::sleep(wait);
+        let poll = okta::device_poll(http, &self.endpoints, &self.client_id, pending.device_code());
+        let now = device::now_ms();
+        let save = |lineage: &Lineage| {
+            if let Err(e) = write.commit(lineage.doc()) {
+                log::warn(&format!("could not update the sign-in store: {e}"));
+            }
+        };
+        match poll {
+            DevicePoll::Approved(tokens) => {
+                lineage.set_pending_sign_in(None);
+                let Some(rt) = tokens.refresh_token else {
+                    save(&lineage);
+                    return Err(ApiError::Okta(OktaError::ClientConfig {
+                        error: "no refresh token".into(),
+                        detail: "Okta approved the sign-in but issued no refresh token: the Okta app needs the Refresh Token grant and the offline_access scope".into(),
+                    }));
+                };
+                lineage.set_current(Some(&rt));
+                save(&lineage);
+                log::info("signed in: the device sign-in was approved");
+                self.token = Some(rt);
+                self.keep_access(tokens.access_token, tokens.expires_in)
+            }
+            DevicePoll::Pending | DevicePoll::SlowDown | DevicePoll::Failed(_) => {
+                if matches!(poll, DevicePoll::SlowDown) {
+                    pending.slow_down();
+                }
+                pending.polled(now);
+                lineage.set_pending_sign_in(Some(pending.to_json()));
+                save(&lineage);
+                match poll {
+                    DevicePoll::Failed(e) => Err(ApiError::Okta(e)),
+                    _ => Err(ApiError::SignInNeeded(Box::new(pending.link(now, false)))),
+                }
+            }
+            DevicePoll::Denied | DevicePoll::Expired => {
+                lineage.set_pending_sign_in(None);
+                save(&lineage);
+                Err(ApiError::SignInEnded {
+                    denied: matches!(poll, DevicePoll::Denied),
+                })
+            }
+        }
     }
 
     /// The newest usable token: a source's token the store does not know is a fresh
@@ -279,7 +375,12 @@ impl Auth {
             self.copy_to_entry(&mut doc, rotated, w);
         }
         self.token = Some(newest);
-        let Some(access) = tokens.access_token else {
+        self.keep_access(tokens.access_token, tokens.expires_in)
+    }
+
+    /// Cache the access token until a margin before it expires.
+    fn keep_access(&mut self, access: Option<Secret>, expires_in: u64) -> Result<Secret, ApiError> {
+        let Some(access) = access else {
             return Err(ApiError::Okta(OktaError::BadAnswer {
                 status: 200,
                 detail: "no access_token in the answer (the rotated refresh token was saved)".into(),
@@ -288,7 +389,7 @@ impl Auth {
         // Refresh a margin before expiry, but never so early that a short-lived
         // token is refreshed before every call. Checked: the lifetime is clamped,
         // and an overflow means "much later", never a panic.
-        let lifetime = Duration::from_secs(tokens.expires_in);
+        let lifetime = Duration::from_secs(expires_in);
         let margin = Duration::from_secs(60).min(lifetime / 2);
         let now = Instant::now();
         self.access = Some(Access {

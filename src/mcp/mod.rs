@@ -14,3 +14,4 @@ pub mod resources;
 pub mod roundtrip;
 pub mod server;
 pub mod sha256;
+pub mod sign_in;

@@ -21,6 +21,7 @@ use crate::mcp::mrtr::{Elicited, InputRequired, StateError, StateSeal};
 use crate::mcp::protocol::Version;
 use crate::mcp::resources;
 use crate::mcp::roundtrip::{Channel, Event, Reply, Source};
+use crate::mcp::sign_in;
 
 /// Where answers and notifications go.
 pub trait Sink {
@@ -553,6 +554,11 @@ impl Server {
         }
         let progress = progress_token(params);
         let result = self.run_tool(tool, &args, progress, out);
+        if let Err(e) = &result
+            && let Some(ask) = sign_in::url_elicitation(env, e)
+        {
+            return Err(ask);
+        }
         Ok(Answer::Complete(match result {
             Ok(answer) if answer.value.is_object() => {
                 let pageable = tool.input["properties"].get("cursor").is_some();
