@@ -463,6 +463,40 @@ fn a_store_that_cannot_be_written_is_never_a_reason_to_spend_the_token() {
     let (r, out) = one_call(as_nobody(&home));
     assert_refused_before_spending(&r, &fake, "Permission denied", ".loopops-mcp");
     support::assert_no_secrets(&out, &fake.issued_secrets());
+    // `status --check` (it exited 0 before) fails, naming the step, and spends nothing.
+    let mut check = Command::new("setpriv");
+    check
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(BIN)
+        .args(["status", "--check", "--json"])
+        .env_clear()
+        .env("HOME", &home.dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let checked = support::wait_with_limit(
+        check
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        checked.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    let v: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(v["check"]["failedStep"], "okta", "{v}");
+    assert!(
+        v["check"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{v}"
+    );
+    assert_eq!(fake.requests(Route::Token), 0);
     // Fixed: the same token was never spent, so it works.
     std::os::unix::fs::chown(&home.dir, Some(65534), Some(65534)).unwrap();
     let (r, _) = one_call(as_nobody(&home));
