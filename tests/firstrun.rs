@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::fake::DeviceStep;
 use support::run;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -600,4 +601,32 @@ fn status_check_says_an_okta_http_status_once() {
     let e = v["check"]["error"].as_str().unwrap();
     assert_eq!(v["check"]["failedStep"], "okta");
     assert_eq!(e.matches("404").count(), 1, "{e}");
+}
+
+#[test]
+fn login_json_reports_a_denial_on_stdout_too() {
+    let fake = support::fake::Fake::start();
+    fake.set_device_interval(0);
+    fake.script_device(vec![DeviceStep::Deny]);
+    let dir = support::temp_dir("login-json-denied");
+    let mut args = login_args(&fake, &dir.join("mcp.json"));
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(&args, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = support::json_lines(&out.stdout);
+    assert_eq!(lines.len(), 2, "{}", stdout(&out));
+    assert_eq!(lines[0]["status"], "waiting");
+    assert_eq!(lines[1]["signedIn"], false);
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("denied"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        stderr(&out).contains("error: sign-in was denied"),
+        "{}",
+        stderr(&out)
+    );
+    support::assert_no_secrets(&out, &fake.issued_secrets());
 }

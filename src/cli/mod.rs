@@ -400,7 +400,14 @@ fn parse_login(args: &[String]) -> Result<LoginArgs, Usage> {
 }
 
 fn login(args: LoginArgs) -> i32 {
-    outcome(signin::login(args), LOGIN_USAGE)
+    let as_json = args.json;
+    let result = signin::login(args);
+    // A script reading stdout learns of a failure there too (stderr says it in words).
+    if let (true, Outcome::Failed(why)) = (as_json, &result) {
+        let line = json!({"signedIn": false, "error": why});
+        let _ = writeln!(io::stdout().lock(), "{}", terminal::clean_json(&line));
+    }
+    outcome(result, LOGIN_USAGE)
 }
 
 /// The CLIENT argument and `--scope` of install / uninstall.
