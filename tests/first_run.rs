@@ -9,54 +9,17 @@
 
 mod support;
 
-use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::fake::{DeviceStep, Fake};
-
-unsafe extern "C" {
-    fn openpty(
-        master: *mut i32,
-        slave: *mut i32,
-        name: *mut u8,
-        termios: *const u8,
-        winsize: *const u8,
-    ) -> i32;
-}
+use support::pty::{Pty, pty};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-struct Pty {
-    master: File,
-    slave: OwnedFd,
-}
-
-fn pty() -> Pty {
-    let (mut m, mut s) = (-1, -1);
-    // SAFETY: openpty writes two descriptors we then own; the other pointers may be null.
-    let rc = unsafe {
-        openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty failed");
-    // SAFETY: both descriptors were just opened for us and are owned once here.
-    unsafe {
-        Pty {
-            master: File::from_raw_fd(m),
-            slave: OwnedFd::from_raw_fd(s),
-        }
-    }
-}
 
 /// One machine: a HOME, a stand-in browser, the fake Okta and API.
 struct Machine {

@@ -127,6 +127,8 @@ pub fn fixtures() -> PathBuf {
 }
 pub mod config_doc;
 pub mod fake;
+#[cfg(unix)]
+pub mod pty;
 pub mod random;
 
 /// A running `serve` process driven one line at a time, for tests that need to
