@@ -168,3 +168,45 @@ fn two_processes_asking_at_once_share_one_device_flow() {
     let store: Value = serde_json::from_str(&store_text(&home)).unwrap();
     assert!(store.to_string().contains(&fake.current_refresh_token().unwrap()));
 }
+
+#[test]
+fn a_modern_client_with_url_elicitation_gets_input_required_and_its_retry_signs_in() {
+    let fake = Fake::start();
+    fake.use_device_decisions();
+    let home = temp_dir("sign-in-modern");
+    let mut s = Session::spawn(unsigned(&fake, &home));
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}}
+    });
+    let answer = s.request(
+        "tools/call",
+        json!({"_meta": meta, "name": "whoami", "arguments": {}}),
+    );
+    let r = &answer["result"];
+    assert_eq!(r["resultType"], "input_required", "{answer}");
+    let ask = &r["inputRequests"]["loopops_sign_in"];
+    assert_eq!(ask["method"], "elicitation/create");
+    assert_eq!(ask["params"]["mode"], "url");
+    let url = ask["params"]["url"].as_str().unwrap();
+    assert!(url.contains("user_code="), "{url}");
+    assert!(r.get("ttlMs").is_none());
+    // Without URL elicitation: the text with the link, as before.
+    let plain = s.request(
+        "tools/call",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                         "io.modelcontextprotocol/clientCapabilities": {}},
+               "name": "whoami", "arguments": {}}),
+    );
+    assert!(is_error(&plain["result"]), "{plain}");
+    fake.decide_device(&user_code(url), DeviceStep::Approve);
+    let retry = s.request(
+        "tools/call",
+        json!({"_meta": meta, "name": "whoami", "arguments": {},
+               "inputResponses": {"loopops_sign_in": {"action": "accept"}}}),
+    );
+    assert_eq!(retry["result"]["resultType"], "complete", "{retry}");
+    assert!(!is_error(&retry["result"]), "{retry}");
+    let out = s.finish();
+    assert_no_secrets(&out, &fake.issued_secrets());
+}

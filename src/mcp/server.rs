@@ -559,6 +559,11 @@ impl Server {
         {
             return Err(ask);
         }
+        if let Err(e) = &result
+            && let Some(ask) = sign_in::input_required(env, e)
+        {
+            return Ok(Answer::InputRequired(ask));
+        }
         Ok(Answer::Complete(match result {
             Ok(answer) if answer.value.is_object() => {
                 let pageable = tool.input["properties"].get("cursor").is_some();
