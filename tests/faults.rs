@@ -411,3 +411,134 @@ fn a_connect_timeout_is_retried_for_queries_and_mutations() {
     assert_no_secrets(&out, &fake.issued_secrets());
     drop(listener);
 }
+
+/// The Okta side of the matrix (auth-notes rules 9-10): what a proxy, a gateway or
+/// a hostile Okta answers on the token endpoint. Each row: a fresh sign-in, the
+/// fault queued, calls until it is used up, and proof that nothing was lost.
+struct OktaCase {
+    name: &'static str,
+    faults: fn() -> Vec<Fault>,
+    /// The first call succeeds despite the fault.
+    first_ok: bool,
+    /// Text the first call's failure contains (or "" when it succeeds).
+    says: &'static str,
+}
+
+fn okta_cases() -> Vec<OktaCase> {
+    vec![
+        OktaCase {
+            name: "HTML 502 from a proxy after Okta rotated (retried at once)",
+            faults: || vec![Fault::AfterHandling(Box::new(Fault::Html502))],
+            first_ok: true,
+            says: "",
+        },
+        OktaCase {
+            name: "HTML 502 twice: outcome unknown",
+            faults: || vec![Fault::AfterHandling(Box::new(Fault::Html502)), Fault::Html502],
+            first_ok: false,
+            says: "not known whether the saved sign-in was renewed",
+        },
+        OktaCase {
+            name: "504 with an empty body (retried at once)",
+            faults: || vec![Fault::AfterHandling(Box::new(Fault::Empty(504)))],
+            first_ok: true,
+            says: "",
+        },
+        OktaCase {
+            name: "huge expires_in",
+            faults: || vec![Fault::Rewrite(vec![("expires_in", Some("1e400"))])],
+            first_ok: true,
+            says: "",
+        },
+        OktaCase {
+            name: "negative expires_in",
+            faults: || vec![Fault::Rewrite(vec![("expires_in", Some("-3600"))])],
+            first_ok: true,
+            says: "",
+        },
+        OktaCase {
+            name: "empty refresh_token (absent: the saved one is kept)",
+            faults: || vec![Fault::Rewrite(vec![("refresh_token", Some("\"\""))])],
+            first_ok: true,
+            says: "",
+        },
+        OktaCase {
+            name: "empty access_token (the rotated refresh token is saved)",
+            faults: || vec![Fault::Rewrite(vec![("access_token", Some("\"\""))])],
+            first_ok: false,
+            says: "Okta",
+        },
+        OktaCase {
+            name: "HTML 400 page (described, not quoted)",
+            faults: || {
+                vec![Fault::Status {
+                    status: 400,
+                    body: "<!DOCTYPE html><html><head><title>Access denied</title></head><body><p>blocked</p></body></html>".into(),
+                    content_type: "text/html",
+                    headers: vec![],
+                }]
+            },
+            first_ok: false,
+            says: "an HTML page titled \"Access denied\"",
+        },
+        OktaCase {
+            name: "body over the bound (2 MB)",
+            faults: || vec![Fault::Oversized(2 * 1024 * 1024)],
+            first_ok: false,
+            says: "an answer over 1048576 bytes",
+        },
+    ]
+}
+
+#[test]
+fn okta_fault_matrix() {
+    let print = std::env::var_os("PRINT_FAULT_TABLE").is_some();
+    for case in okta_cases() {
+        let (fake, cfg) = support::setup("okta-fault");
+        // Okta's refresh token grace period (30 s by default): a retry with the same
+        // token after a lost answer is accepted.
+        fake.set_grace(5);
+        for f in (case.faults)() {
+            fake.push_fault(Route::Token, f);
+        }
+        let mut s = session(&cfg, &[]);
+        let first = s.call("whoami", json!({}));
+        let t = text(&first);
+        assert_eq!(!is_error(&first), case.first_ok, "{}: {t}", case.name);
+        if !case.first_ok {
+            assert!(t.contains(case.says), "{}: {t}", case.name);
+            assert!(!t.contains('<') && !t.contains("HTTP 0"), "{}: {t}", case.name);
+            assert!(t.len() < 1000, "{}: {} bytes", case.name, t.len());
+            if case.says.starts_with("not known") {
+                assert!(!t.contains("still signed in"), "{}: {t}", case.name);
+            }
+        }
+        // Nothing was lost: the next calls work, the family was never revoked.
+        for _ in 0..2 {
+            let r = s.call("whoami", json!({}));
+            assert!(!is_error(&r), "{} (after): {}", case.name, text(&r));
+        }
+        let out = s.finish();
+        assert_no_secrets(&out, &fake.issued_secrets());
+        assert_eq!(fake.reuse_detections(), 0, "{}", case.name);
+        let stored = cfg.stored_token();
+        assert!(!stored.is_empty(), "{}: the saved token was blanked", case.name);
+        // The family's current token, or (a blank one being absent) the one we had.
+        assert!(
+            fake.issued_secrets().contains(&stored) && stored.starts_with("rt-"),
+            "{}: the saved token is one Okta issued: {stored}",
+            case.name
+        );
+        if print {
+            println!(
+                "| Okta: {} | {} |",
+                case.name,
+                if case.first_ok {
+                    "ok".to_string()
+                } else {
+                    first_line(&t)
+                }
+            );
+        }
+    }
+}

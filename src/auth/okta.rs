@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::error::OktaError;
 use crate::net::http::{self, Body, Failure, Http, Reply};
+use crate::net::page;
 use crate::secret::Secret;
 
 const MAX_BODY: usize = 1024 * 1024;
@@ -221,7 +222,11 @@ pub fn parse_token_reply(reply: &Reply) -> Result<Tokens, OktaError> {
             detail: if json.is_some() {
                 detail
             } else {
-                format!("not JSON: {:?}", reply.text_excerpt(80))
+                // A proxy's page is described, never quoted (`page::describe`).
+                format!(
+                    "{}, not Okta's JSON",
+                    page::describe(&reply.content_type, &reply.body)
+                )
             },
         }),
     }
