@@ -94,7 +94,6 @@ fn results_carry_structured_content_and_the_same_json_as_text() {
 
 #[test]
 fn rotation_is_saved_with_mode_0600_and_everything_else_kept() {
-    use std::os::unix::fs::PermissionsExt;
     let (fake, cfg) = setup("rotate");
     let before = cfg.read();
     let mut s = session(&cfg, &[]);
@@ -120,8 +119,7 @@ fn rotation_is_saved_with_mode_0600_and_everything_else_kept() {
         raw.contains("\"alpha\": 1.50"),
         "numbers keep their spelling: {raw}"
     );
-    let mode = std::fs::metadata(&cfg.path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    support::assert_private(&cfg.path);
     let names: Vec<_> = std::fs::read_dir(&cfg.dir)
         .unwrap()
         .flatten()
@@ -130,6 +128,9 @@ fn rotation_is_saved_with_mode_0600_and_everything_else_kept() {
     assert_eq!(names.len(), 2, "only the config and its lock: {names:?}");
 }
 
+// Windows: making a symlink needs a privilege users lack (and Wine maps it to a
+// Unix link, which is the case tested here anyway).
+#[cfg(unix)]
 #[test]
 fn a_symlinked_config_stays_a_symlink() {
     let (fake, cfg) = setup("symlink");
@@ -594,6 +595,7 @@ fn debug_log_shows_requests_and_timings_without_tokens() {
 
 /// A temp name already taken in a shared directory (here by a directory) is
 /// skipped, never a reason to lose a rotation: every refresh is saved.
+#[cfg(unix)]
 #[test]
 fn a_taken_temp_name_never_leads_to_reusing_the_spent_token() {
     let (fake, cfg) = setup("save-fails");
@@ -610,8 +612,55 @@ fn a_taken_temp_name_never_leads_to_reusing_the_spent_token() {
     assert!(!stderr.contains("could not"), "{stderr}");
 }
 
+/// Windows: another program (an editor, an antivirus scan) holds the config open
+/// without delete sharing, so the rename that saves a rotation fails after its
+/// bounded retry. As on Unix, the spent token in the file is never adopted back.
+#[cfg(windows)]
+#[test]
+fn a_save_blocked_by_another_handle_never_reuses_the_spent_token() {
+    use std::os::windows::fs::OpenOptionsExt;
+    let (fake, cfg) = setup("save-blocked-win");
+    const FILE_SHARE_READ: u32 = 1;
+    let holder = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(&cfg.path)
+        .unwrap();
+    let before = cfg.stored_token();
+    let mut s = session(&cfg, &[]);
+    for _ in 0..4 {
+        fake.expire_access_tokens();
+        let r = s.call("whoami", json!({}));
+        assert!(!is_error(&r), "{r}");
+    }
+    let out = finish(s, &fake);
+    drop(holder);
+    assert_eq!(fake.reuse_detections(), 0);
+    assert_eq!(cfg.stored_token(), before, "the file was never half-written");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("could not be saved").count(), 1, "{err}");
+}
+
+/// A profile folder with spaces and non-ASCII letters (a Windows user "Jörg Müller",
+/// a OneDrive "My Files"): the rotation is saved there and read back.
+#[test]
+fn a_config_path_with_spaces_and_non_ascii_letters() {
+    let (fake, cfg) = setup("names");
+    let dir = cfg.dir.join("Jörg Müller").join("My Files (客户)");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mcp config.json");
+    std::fs::rename(&cfg.path, &path).unwrap();
+    let cfg = Config { dir, path };
+    let mut s = session(&cfg, &[]);
+    assert!(!is_error(&s.call("whoami", json!({}))));
+    finish(s, &fake);
+    assert_eq!(cfg.stored_token(), fake.current_refresh_token().unwrap());
+    support::assert_private(&cfg.path);
+}
+
 /// `serve` whose first temp name is taken: it has the server's pid, so a directory
 /// is put in its place before the binary starts (exec keeps the pid).
+#[cfg(unix)]
 fn blocked_save_session(cfg: &Config, env: &[(&str, &str)]) -> support::Session {
     let mut cmd = std::process::Command::new("sh");
     cmd.args([
@@ -630,6 +679,7 @@ fn blocked_save_session(cfg: &Config, env: &[(&str, &str)]) -> support::Session 
     support::Session::spawn(cmd)
 }
 
+#[cfg(unix)]
 #[test]
 fn a_failed_save_of_a_token_from_the_environment_is_not_mistaken_for_a_logout() {
     let (fake, cfg) = setup("save-fails-env");
@@ -745,6 +795,9 @@ fn an_entry_for_another_issuer_is_neither_adopted_nor_overwritten() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("could not be saved"));
 }
 
+// No SIGTERM on Windows: a client there closes stdin or kills the process, and the
+// save is crash-safe by construction (tests/crash.rs runs on both).
+#[cfg(unix)]
 #[test]
 fn sigterm_during_a_refresh_waits_until_the_new_token_is_saved() {
     let (fake, cfg) = setup("sigterm-refresh");

@@ -41,7 +41,6 @@ fn login_flags(fake: &Fake) -> Vec<String> {
 
 #[test]
 fn login_creates_the_entry_after_pending_and_slow_down() {
-    use std::os::unix::fs::PermissionsExt;
     let fake = Fake::start();
     fake.set_device_interval(0);
     fake.script_device(vec![
@@ -74,17 +73,23 @@ fn login_creates_the_entry_after_pending_and_slow_down() {
     let doc = read(&path);
     let entry = &doc["mcpServers"]["loop-operations"];
     assert_eq!(entry["command"], support::BIN_ABS.as_str());
+    let command = entry["command"].as_str().unwrap();
+    assert!(
+        std::path::Path::new(command).is_absolute() && !command.starts_with(r"\\?\"),
+        "a path every client can spawn: {command}"
+    );
+    // Absolute and in the platform's own separators (Windows: `sub\mcp.json`).
+    let recorded = std::path::absolute(&path).unwrap();
     assert_eq!(
         entry["args"],
-        json!(["serve", "--config", path.display().to_string()])
+        json!(["serve", "--config", recorded.display().to_string()])
     );
     assert_eq!(
         entry["env"]["OKTA_REFRESH_TOKEN"],
         fake.current_refresh_token().unwrap().as_str()
     );
     assert_eq!(entry["env"]["API_URL"], fake.api_url().as_str());
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    support::assert_private(&path);
     // `call` works right after `login`, from the config alone.
     let c = cli(&["call", "whoami", "--config", path.to_str().unwrap()], &[]);
     assert_eq!(c.status.code(), Some(0), "{}", stderr(&c));
@@ -368,6 +373,7 @@ fn tools_and_prompt_commands() {
     assert!(stderr(&bad).contains("needs the argument `deal`"));
 }
 
+#[cfg(unix)]
 #[test]
 fn ctrl_c_during_login_writes_nothing() {
     let fake = Fake::start();
@@ -399,6 +405,7 @@ fn ctrl_c_during_login_writes_nothing() {
     assert_eq!(names.len(), 1, "no temp or lock file: {names:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn ctrl_c_during_a_refresh_dies_of_sigint_after_saving_the_new_token() {
     use std::os::unix::process::ExitStatusExt;

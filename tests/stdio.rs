@@ -6,7 +6,9 @@ mod support;
 
 use support::random;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
+#[cfg(unix)]
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -82,6 +84,7 @@ fn ids_are_echoed_exactly() {
     assert!(lines[2].contains(r#""id":"ü \" \\ 🦀""#), "{}", lines[2]);
 }
 
+#[cfg(unix)]
 #[test]
 fn sigterm_exits_zero() {
     let mut child = support::command(&["serve"], &[])

@@ -79,12 +79,15 @@ impl ConfigFile {
                 });
             }
         };
+        // Notepad and PowerShell 5 save UTF-8 with a byte-order mark; CRLF line ends
+        // are JSON whitespace already.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         if text.trim().is_empty() {
             return Ok(Some(Value::Object(Map::new())));
         }
         // Another program's entry may hold a lone surrogate, which Node accepts.
-        let parsed = serde_json::from_str::<Value>(&text).or_else(|e| {
-            config_splice::lenient_text(&text)
+        let parsed = serde_json::from_str::<Value>(text).or_else(|e| {
+            config_splice::lenient_text(text)
                 .and_then(|t| serde_json::from_str::<Value>(&t).ok())
                 .ok_or(e)
         });
@@ -411,6 +414,43 @@ mod platform {
     }
 }
 
+/// Windows: the same operations through `replace.rs` (owner-only DACL, MoveFileEx
+/// with write-through and a bounded retry on sharing violations, no directory fsync).
+#[cfg(windows)]
+mod platform {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    use crate::auth::replace;
+
+    pub fn open_lock_file(path: &Path) -> io::Result<File> {
+        replace::open_lock_file(path)
+    }
+
+    pub fn create_new_private(path: &Path) -> io::Result<File> {
+        replace::create_private(path)
+    }
+
+    /// No root here; the owner of a new file is its creator, as the DACL says.
+    pub fn keep_owner(_created: &File, _target: &Path, _dir: &Path) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A folder in the profile inherits the profile's owner-only ACL.
+    pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+        std::fs::create_dir(dir)
+    }
+
+    pub fn replace(tmp: &Path, target: &Path) -> io::Result<()> {
+        replace::rename_over(tmp, target)
+    }
+
+    pub fn sync_dir(dir: &Path) -> io::Result<()> {
+        replace::sync_dir(dir)
+    }
+}
+
 /// A file that serde_json alone cannot read (lone surrogates) is rewritten by
 /// splicing, so that the other entries keep every byte.
 fn spliced(target: &Path, doc: &Value) -> Option<String> {
@@ -481,7 +521,6 @@ mod tests {
 
     #[test]
     fn write_keeps_order_and_sets_mode() {
-        use std::os::unix::fs::PermissionsExt;
         let d = tmpdir("order");
         let cfg = ConfigFile::new(d.join("mcp.json"));
         let text = r#"{"zeta":1,"mcpServers":{"other":{"command":"x","big":123456789012345678901234567890},"loop-operations":{"env":{"B":"1","OKTA_REFRESH_TOKEN":"old"}}},"alpha":[1.5,{"q":null}]}"#;
@@ -502,8 +541,19 @@ mod tests {
             back["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"],
             "new"
         );
-        let mode = fs::metadata(&cfg.path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&cfg.path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        #[cfg(windows)]
+        {
+            use crate::auth::replace::win32;
+            let dacl = win32::dacl_summary(&cfg.path).unwrap();
+            assert!(!dacl.others_allowed, "{dacl:?}");
+            assert!(win32::is_wine() || dacl.only_current_user, "{dacl:?}");
+        }
         let leftovers: Vec<_> = fs::read_dir(&d)
             .unwrap()
             .flatten()
@@ -512,6 +562,9 @@ mod tests {
         assert_eq!(leftovers.len(), 2, "{leftovers:?}"); // the config and its lock
     }
 
+    // Windows: creating a symlink needs a privilege users lack; the code follows
+    // links the same way there (`fs::read_link`).
+    #[cfg(unix)]
     #[test]
     fn symlinked_config_stays_a_symlink() {
         let d = tmpdir("link");
@@ -542,6 +595,50 @@ mod tests {
         assert!(matches!(cfg.read(), Err(ConfigError::Invalid { .. })));
         fs::write(&cfg.path, "[1]").unwrap();
         assert!(matches!(cfg.read(), Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn crlf_and_byte_order_mark_files_are_read_and_rewritten_without_them() {
+        let d = tmpdir("crlf");
+        let cfg = ConfigFile::new(d.join("mcp.json"));
+        let text = "\u{feff}{\r\n  \"mcpServers\": {\r\n    \"loop-operations\": {\r\n      \"env\": {\"OKTA_REFRESH_TOKEN\": \"old\", \"P\": \"C:\\\\Users\\\\J\u{f6}rg M\u{fc}ller\\\\ca.pem\"}\r\n    }\r\n  },\r\n  \"z\": 1\r\n}\r\n";
+        fs::write(&cfg.path, text).unwrap();
+        let mut doc = cfg.read().unwrap().unwrap();
+        assert_eq!(
+            stanza_var(&doc, DEFAULT_SERVER_NAME, "P").as_deref(),
+            Some("C:\\Users\\J\u{f6}rg M\u{fc}ller\\ca.pem")
+        );
+        doc["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"] = json!("new");
+        cfg.write(&doc).unwrap();
+        let back = fs::read_to_string(&cfg.path).unwrap();
+        assert!(!back.starts_with('\u{feff}') && !back.contains('\r'), "{back:?}");
+        let back: Value = serde_json::from_str(&back).unwrap();
+        assert_eq!(
+            back["mcpServers"]["loop-operations"]["env"]["OKTA_REFRESH_TOKEN"],
+            "new"
+        );
+        assert_eq!(back["z"], 1);
+    }
+
+    /// The token store is in the user's profile (`%USERPROFILE%\.mcp.json`), never
+    /// under `%APPDATA%`, which Claude Desktop's MSIX package redirects for its
+    /// children (auth-notes rule 11).
+    #[cfg(windows)]
+    #[test]
+    fn the_default_store_is_in_the_profile_not_appdata() {
+        if std::env::var_os("LOOP_MCP_CONFIG").is_some() {
+            return;
+        }
+        let cfg = ConfigFile::locate(None).unwrap();
+        let profile = PathBuf::from(std::env::var_os("USERPROFILE").unwrap());
+        assert_eq!(cfg.path, profile.join(".mcp.json"));
+        let appdata = PathBuf::from(std::env::var_os("APPDATA").unwrap());
+        assert!(!cfg.path.starts_with(&appdata), "{}", cfg.path.display());
+        let local = PathBuf::from(std::env::var_os("LOCALAPPDATA").unwrap());
+        assert!(!cfg.path.starts_with(&local), "{}", cfg.path.display());
+        // The sign-in store too: `%USERPROFILE%\.loopops-mcp\tokens.json`.
+        let store = crate::auth::store::Store::locate_with(&|_| None).unwrap();
+        assert_eq!(store.dir(), profile.join(".loopops-mcp"));
     }
 
     #[test]

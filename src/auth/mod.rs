@@ -6,6 +6,7 @@ pub mod config_splice;
 pub mod device;
 pub mod digest;
 pub mod okta;
+pub mod replace;
 pub mod settings;
 pub mod store;
 pub mod token;

@@ -10,13 +10,10 @@ use crate::auth::config_file::{ConfigFile, DEFAULT_SERVER_NAME};
 use crate::catalog::toolsets;
 use crate::cli::offering::EntryFlags;
 
-/// This binary's absolute, canonical path: what a client should spawn.
+/// This binary's absolute path, never a `\\?\` verbatim one: what a client should
+/// spawn (`exe_path.rs`).
 pub fn command() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "loopops-mcp".into())
+    super::exe_path::current()
 }
 
 /// `serve` and the flags that make it behave as asked: read-only, toolsets, a

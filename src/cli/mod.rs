@@ -5,6 +5,7 @@ pub mod browser;
 pub mod clients;
 pub mod confirm;
 pub mod entry;
+pub mod exe_path;
 pub mod install;
 pub mod login_ui;
 pub mod offering;

@@ -49,12 +49,11 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
 
 /// Run to completion with `input` on stdin, killing it after `limit`.
 pub fn run(args: &[&str], env: &[(&str, &str)], input: &[u8], limit: Duration) -> Output {
-    let mut child = command(args, env)
-        .stdin(Stdio::piped())
+    let mut cmd = command(args, env);
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn loopops-mcp");
+        .stderr(Stdio::piped());
+    let mut child = spawn(&mut cmd);
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -65,6 +64,22 @@ pub fn run(args: &[&str], env: &[(&str, &str)], input: &[u8], limit: Duration) -
     let out = wait_with_limit(child, limit);
     let _ = writer.join();
     out
+}
+
+/// Start `cmd`. Under Wine 8, CreateProcess now and then fails with
+/// ERROR_INTERNAL_ERROR (1359) when many tests spawn at once: that alone is retried.
+pub fn spawn(cmd: &mut Command) -> Child {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return child,
+            Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("spawn loopops-mcp: {e}"),
+        }
+    }
 }
 
 /// Wait for a child, killing it if it outlives `limit` (the test then fails).
@@ -149,12 +164,10 @@ impl Session {
 
     /// Drive a process started by `cmd` (which should end up running the binary).
     pub fn spawn(mut cmd: Command) -> Session {
-        let mut child = cmd
-            .stdin(Stdio::piped())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn loopops-mcp");
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut cmd);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -399,8 +412,13 @@ pub fn session(cfg: &Config, extra: &[(&str, &str)]) -> Session {
 }
 
 /// The binary's canonical absolute path, as `login` records it.
-pub static BIN_ABS: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| std::fs::canonicalize(BIN).unwrap().display().to_string());
+pub static BIN_ABS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let real = std::fs::canonicalize(BIN).unwrap();
+    // Windows: canonicalize gives a `\\?\` path, which login must not record.
+    loopops_mcp::cli::exe_path::without_verbatim_prefix(&real)
+        .display()
+        .to_string()
+});
 
 /// A fake Okta/API with one token family, and a config whose entry points at it.
 pub fn setup(tag: &str) -> (fake::Fake, Config) {
@@ -419,7 +437,31 @@ pub fn closed_port() -> u16 {
         .port()
 }
 
+/// The token store file is private: mode 0600 on Unix; on Windows an owner-only,
+/// protected DACL (nothing inherited from the folder).
+pub fn assert_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+    #[cfg(windows)]
+    {
+        use loopops_mcp::auth::replace::win32;
+        let dacl = win32::dacl_summary(path).unwrap();
+        let owner_only = dacl.protected && dacl.only_current_user && dacl.aces == 1;
+        // Wine keeps only what Unix permission bits express (see replace.rs tests).
+        assert!(
+            !dacl.others_allowed && (owner_only || win32::is_wine()),
+            "{}: {dacl:?}",
+            path.display()
+        );
+    }
+}
+
 /// Send a signal (`"-TERM"`, `"-INT"`) to a process.
+#[cfg(unix)]
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .args([signal, &pid.to_string()])
