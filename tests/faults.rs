@@ -395,11 +395,10 @@ fn a_connect_timeout_is_retried_for_queries_and_mutations() {
         let r = s.call(tool, args);
         assert!(is_error(&r));
         assert!(text(&r).contains("could not connect in time"), "{}", text(&r));
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        // Under Wine on a loaded machine a timed-out connect ends late (5.6 s seen
+        // for this call); the bound still proves the connect does not hang.
+        let bound = Duration::from_secs(if cfg!(windows) { 15 } else { 5 });
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
     }
     let out = s.finish();
     let stderr = String::from_utf8_lossy(&out.stderr);
