@@ -210,11 +210,15 @@ def check_signature(arch, d, dataoff, datasize):
         fail(f"{arch}: code signature is not an embedded signature superblob")
     cd = None
     kinds = []
+    reqs = None
     for i in range(count):
         btype, boff = struct.unpack_from(">II", blob, 12 + i * 8)
         kinds.append(btype)
         if btype == 0 and cd is None:  # CSSLOT_CODEDIRECTORY
             cd = blob[boff:]
+        if btype == 2:  # CSSLOT_REQUIREMENTS
+            rlen = struct.unpack_from(">I", blob, boff + 4)[0]
+            reqs = blob[boff:boff + rlen]
     if cd is None or struct.unpack_from(">I", cd, 0)[0] != 0xFADE0C02:
         fail(f"{arch}: no code directory")
     (_m, _len, _ver, flags, hash_off, ident_off, n_special, n_code, code_limit,
@@ -235,6 +239,11 @@ def check_signature(arch, d, dataoff, datasize):
         got = algo(d[start:min(start + page, code_limit)]).digest()[:hash_size]
         if got != want:
             fail(f"{arch}: page {i} does not match its signed hash")
+    if n_special < 2:
+        fail(f"{arch}: the code directory does not cover the requirements")
+    want = cd[hash_off - 2 * hash_size:hash_off - hash_size]
+    if algo(reqs).digest()[:hash_size] != want:
+        fail(f"{arch}: the requirements blob does not match its signed hash")
     if n_code * page < code_limit:
         fail(f"{arch}: the signature covers {n_code} pages, short of {code_limit} bytes")
     ident = cd[ident_off:cd.index(b"\0", ident_off)].decode()

@@ -93,7 +93,7 @@ mod imp {
     const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
 
     /// Runs on a thread the system creates for the event.
-    extern "system" fn on_event(event: u32) -> i32 {
+    pub(super) extern "system" fn on_event(event: u32) -> i32 {
         // Stored as event + 1 so that 0 still means "none".
         let code = event as i32 + 1;
         if CRITICAL.load(Ordering::SeqCst) {
@@ -144,5 +144,23 @@ impl Drop for Critical {
         if pending != 0 {
             die(pending);
         }
+    }
+}
+
+#[cfg(all(test, windows))]
+mod tests {
+    use super::*;
+
+    /// Ctrl-C between the refresh POST and the save: the handler reports the event
+    /// handled and leaves it pending for the end of the critical section (which would
+    /// then end the process; the test clears it first).
+    #[test]
+    fn ctrl_c_in_a_critical_section_waits_for_its_end() {
+        let guard = critical_section();
+        assert_eq!(imp::on_event(0), 1);
+        assert_eq!(PENDING.load(Ordering::SeqCst), 1);
+        PENDING.store(0, Ordering::SeqCst);
+        drop(guard);
+        assert!(!CRITICAL.load(Ordering::SeqCst));
     }
 }

@@ -26,18 +26,22 @@ fn values(answer: &Value) -> Vec<String> {
         .collect()
 }
 
-/// (year, month) today, UTC, as the server computes it.
+/// (year, month) today, UTC, as the server computes it (civil date from the days
+/// since 1970, Howard Hinnant's algorithm; no `date` command, which Windows lacks).
 fn today() -> (i64, u32) {
-    let out = std::process::Command::new("date")
-        .args(["-u", "+%Y %m"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut parts = text.split_whitespace();
-    (
-        parts.next().unwrap().parse().unwrap(),
-        parts.next().unwrap().parse().unwrap(),
-    )
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month)
 }
 
 #[test]
