@@ -429,6 +429,8 @@ fn assert_refused_before_spending(r: &Value, fake: &Fake, os_error: &str, path_p
 
 /// Issue 10 case 2: the store's directory is not writable (a non-root user whose
 /// home is not theirs to write). No refresh happens; once fixed, the same token works.
+// Unix only: Unix permissions and another uid (chown, setpriv).
+#[cfg(unix)]
 #[test]
 fn a_store_that_cannot_be_written_is_never_a_reason_to_spend_the_token() {
     if let Err(why) = can_run(
@@ -573,6 +575,8 @@ fn a_stopped_lock_holder_delays_a_tool_call_at_most_20_seconds() {
 }
 
 /// The lock sidecar is never opened through a symlink, never blocks on a FIFO.
+// Unix only: symlinks and FIFOs as the sidecar.
+#[cfg(unix)]
 #[test]
 fn a_hostile_lock_sidecar_is_refused_without_hanging() {
     let fake = Fake::start();
@@ -598,6 +602,8 @@ fn a_hostile_lock_sidecar_is_refused_without_hanging() {
 }
 
 /// The store's directory is 0700 and its file 0600 whatever the umask.
+// Unix only: umask; Windows' counterpart is the DACL check in assert_private.
+#[cfg(unix)]
 #[test]
 fn the_store_is_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
@@ -624,6 +630,8 @@ fn the_store_is_private_whatever_the_umask() {
 
 /// `sudo loopops-mcp ...` over a user's config keeps that user as the owner of the
 /// config, the store and its lock, so the user is never locked out.
+// Unix only: root and uids.
+#[cfg(unix)]
 #[test]
 fn a_rotation_run_as_root_keeps_the_users_files_theirs() {
     use std::os::unix::fs::MetadataExt;
