@@ -636,9 +636,12 @@ fn a_save_blocked_by_another_handle_never_reuses_the_spent_token() {
     let out = finish(s, &fake);
     drop(holder);
     assert_eq!(fake.reuse_detections(), 0);
-    assert_eq!(cfg.stored_token(), before, "the file was never half-written");
+    // Whole, and either the old token or a newer one (the rotation lives in the
+    // sign-in store, which nothing blocked): never a torn file.
+    let now = cfg.stored_token();
+    assert!(now == before || fake.current_refresh_token().unwrap() == now);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.matches("could not be saved").count(), 1, "{err}");
+    assert!(!err.contains("signed out"), "{err}");
 }
 
 /// A profile folder with spaces and non-ASCII letters (a Windows user "Jörg Müller",

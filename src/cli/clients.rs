@@ -217,6 +217,8 @@ mod tests {
                 .unwrap()
                 .display()
                 .to_string()
+                // Run on Windows (Wine), the host joins with backslashes.
+                .replace('\\', "/")
         };
         use Client::*;
         use Os::*;
