@@ -16,4 +16,5 @@ pub mod log;
 pub mod mcp;
 pub mod net;
 pub mod secret;
+pub mod sha256;
 pub mod signals;

@@ -121,7 +121,7 @@ fn modern_requests_never_take_the_legacy_sessions_capabilities() {
 
 #[test]
 fn skill_digests_match_the_bytes_resources_read_serves() {
-    use loopops_mcp::mcp::sha256;
+    use loopops_mcp::sha256;
     let mut s = support::Session::start(&["serve"], &[]);
     let caps = json!({"extensions": {"io.modelcontextprotocol/skills": {}}});
     let params = json!({"_meta": {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 const LAYERS: [&str; 5] = ["cli", "mcp", "api", "auth", "net"];
 /// Modules any layer may use, which themselves use no layer.
-const SHARED: [&str; 5] = ["catalog", "error", "secret", "log", "signals"];
+const SHARED: [&str; 6] = ["catalog", "error", "secret", "log", "signals", "sha256"];
 
 fn module_of(rel: &Path) -> String {
     let first = rel.components().next().unwrap().as_os_str().to_string_lossy();

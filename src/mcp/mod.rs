@@ -13,5 +13,4 @@ pub mod protocol;
 pub mod resources;
 pub mod roundtrip;
 pub mod server;
-pub mod sha256;
 pub mod sign_in;

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::sha256;
+use crate::sha256;
 
 /// An `input_required` result: at least one of the two is set.
 #[derive(Debug, Clone, Default, PartialEq)]

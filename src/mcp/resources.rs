@@ -13,7 +13,7 @@ use crate::mcp::era::{self, Envelope};
 use crate::mcp::jsonrpc::{self, RpcError};
 use crate::mcp::listing::{self, Prebuilt, SKILLS_EXTENSION};
 use crate::mcp::protocol::Version;
-use crate::mcp::sha256;
+use crate::sha256;
 
 const MIME: &str = "text/markdown";
 

@@ -1,5 +1,6 @@
-//! SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), for the skills' `sha256:` digests
-//! and for sealing `requestState`. Small and plain rather than a new dependency: the
+//! SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), shared by every layer: the skills'
+//! `sha256:` digests, sealing `requestState`, and the token store's digests of spent
+//! refresh tokens. Small and plain rather than a new dependency: the
 //! inputs are a few kilobytes, so speed does not matter; the test vectors below do.
 
 const K: [u32; 64] = [
