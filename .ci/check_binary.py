@@ -79,6 +79,9 @@ SYSTEM_DLLS = {
     "kernel32.dll", "ntdll.dll", "advapi32.dll", "bcrypt.dll", "bcryptprimitives.dll",
     "ws2_32.dll", "userenv.dll", "msvcrt.dll", "shell32.dll", "ole32.dll", "secur32.dll",
     "crypt32.dll", "user32.dll",
+    # COM base (CoTaskMemFree, for the known-folder path `dirs` asks for): in
+    # System32 since Windows 8; Rust's Windows targets need Windows 10.
+    "combase.dll",
 }
 
 
