@@ -84,9 +84,17 @@ fn main() {
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--quick" => quick = true,
+            "--calls-only" => {
+                // For a profiler: one tool-call session and nothing else.
+                if let Err(e) = calls_only() {
+                    eprintln!("\nbench failed: {e}");
+                    std::process::exit(1);
+                }
+                return;
+            }
             "-h" | "--help" => {
                 println!(
-                    "Usage: cargo run --release --example bench [-- --quick]\n\n  --quick   10x smaller counts (smoke run)"
+                    "Usage: cargo run --release --example bench [-- --quick | --calls-only]\n\n  --quick        10x smaller counts (smoke run)\n  --calls-only   only the 10 000-call session (phase 4), e.g. under `perf record`"
                 );
                 return;
             }
@@ -612,6 +620,12 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
+/// CPU time of the calling thread so far, in ns.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
 /// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -659,6 +673,8 @@ struct LatencyResults {
     /// Direct, with the agent configured like the server's (`timeout_global`).
     direct_global: Stats,
     cpu_us: Option<f64>,
+    /// CPU of the direct client's thread per request (the same GET, keep-alive).
+    direct_cpu_us: Option<f64>,
     notifications: usize,
 }
 
@@ -685,6 +701,8 @@ struct Results {
     latency: LatencyResults,
     rss: RssResults,
     conns: ConnResults,
+    /// The static musl binary, the one Linux users get (dist/), when it is built.
+    shipped: Option<(SpawnResults, RssResults)>,
 }
 
 fn run(quick: bool) -> Res<()> {
@@ -723,6 +741,21 @@ fn run(quick: bool) -> Res<()> {
     let conns = connections(&mut env, &fake, counts.calls_connections)?;
     phase("extra: peak RSS under one hostile input (issue 11)");
     let hostile = hostile_inputs(&mut env, &fake)?;
+    // What Linux users run is the static binary of dist/ (no dynamic loader, no
+    // libc.so to map): measured the same way when `.ci/build-static` built it.
+    let shipped = if bins.musl.is_file() && newer_sources(&bins.musl).is_empty() {
+        phase("extra: the static musl binary (spawn, tool calls)");
+        let mut env = Env::new(bins.musl.clone())?;
+        let spawn = spawn_to_first_answer(&mut env, &fake, counts.spawns)?;
+        let rss = peak_rss(&mut env, &fake, counts.calls_rss)?;
+        Some((spawn, rss))
+    } else {
+        eprintln!(
+            "note: {} is missing or older than the sources: run `bash .ci/build-static` to measure it too",
+            bins.musl.display()
+        );
+        None
+    };
     phase("done");
 
     let r = Results {
@@ -731,6 +764,7 @@ fn run(quick: bool) -> Res<()> {
         latency,
         rss,
         conns,
+        shipped,
     };
     print_report(
         &bins,
@@ -742,6 +776,23 @@ fn run(quick: bool) -> Res<()> {
         !stale.is_empty(),
     );
     print_hostile(&hostile);
+    Ok(())
+}
+
+fn calls_only() -> Res<()> {
+    let bins = locate()?;
+    let fake = Fake::start();
+    let mut env = Env::new(bins.release.clone())?;
+    let rss = peak_rss(&mut env, &fake, Counts::new(false).calls_rss)?;
+    let cpu = rss
+        .cpu_per_call_us
+        .map_or("n/a".to_string(), |us| format!("{us:.1} µs"));
+    println!(
+        "{}: {:.0} calls/s, process CPU per call {cpu}, VmHWM {} B",
+        bins.release.display(),
+        rss.calls_per_s,
+        rss.hwm_end
+    );
     Ok(())
 }
 
@@ -1104,6 +1155,14 @@ fn call_latency(env: &mut Env, fake: &Fake, c: &Counts) -> Res<LatencyResults> {
         }
     }
     let cpu_us = cpu_per_op_us(cpu0, cpu_ns(p.pid), lines.len());
+    // What the HTTP exchange alone costs a client process: the same request made
+    // directly, this thread's CPU over as many calls (on loopback the sender also pays
+    // for the receiver's packet processing, so this is a floor for any client).
+    let own0 = thread_cpu_ns();
+    for _ in &lines {
+        direct.get()?;
+    }
+    let direct_cpu_us = cpu_per_op_us(own0, thread_cpu_ns(), lines.len());
     let notifications = p.notifications;
     p.finish(Duration::from_secs(10))?;
     Ok(LatencyResults {
@@ -1111,6 +1170,7 @@ fn call_latency(env: &mut Env, fake: &Fake, c: &Counts) -> Res<LatencyResults> {
         direct: Stats::new(&theirs),
         direct_global: Stats::new(&threaded),
         cpu_us,
+        direct_cpu_us,
         notifications,
     })
 }
@@ -1342,6 +1402,34 @@ fn print_report(
             );
         }
     }
+    if let Some((spawn, rss)) = &r.shipped {
+        let floor = spawn.floor.as_ref().map(|f| f.pct(50.0));
+        for (era, t) in [
+            ("`initialize`", spawn.init.pct(50.0)),
+            ("`server/discover`", spawn.modern.pct(50.0)),
+        ] {
+            let mut line = row(
+                format!("static musl binary (Linux dist/): spawn → {era} answered, median"),
+                match floor {
+                    Some(f) => format!("{} ({:.2}× its floor run)", ms(t), t / f),
+                    None => ms(t),
+                },
+            );
+            if let Some(f) = floor {
+                line = line.budget("≤ 1.5×", t / f <= BUDGET_FLOOR_RATIO);
+            }
+            rows.push(line);
+        }
+        if let Some(us) = rss.cpu_per_call_us {
+            rows.push(
+                row(
+                    "static musl binary: process CPU per `tools/call` (musl's allocator)",
+                    format!("{us:.1} µs"),
+                )
+                .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
+            );
+        }
+    }
     if let Some(cat) = s.cat_us {
         rows.push(row(
             "↳ reference: same round trip against `cat` (pipes + wakeups only)",
@@ -1414,6 +1502,12 @@ fn print_report(
             )
             .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
         );
+    }
+    if let Some(us) = r.latency.direct_cpu_us {
+        rows.push(row(
+            "↳ floor: CPU per request of the direct HTTP client alone (its thread)",
+            format!("{us:.1} µs"),
+        ));
     }
     rows.extend([
         row(

@@ -89,17 +89,15 @@ pub fn client_for(settings: &Settings, server_name: &str) -> Result<Client, ApiE
 
 /// A successful `tools/call` result. `structured` adds `structuredContent`.
 /// `pageable`: the tool takes `limit` and `cursor`.
-pub fn success(mut answer: Bounded, structured: bool, pageable: bool) -> Value {
-    // An API that echoes a token in a record must not put it before the model.
-    crate::secret::scrub_value(&mut answer.value);
-    let (value, note) = fit(answer, MAX_RESULT_TEXT, structured, pageable);
+pub fn success(answer: Bounded, structured: bool, pageable: bool) -> Value {
+    let (value, text, note) = fit(answer, MAX_RESULT_TEXT, structured, pageable);
     let text_block = |text: String| {
         let mut m = Map::new();
         m.insert("type".into(), Value::String("text".into()));
         m.insert("text".into(), Value::String(text));
         Value::Object(m)
     };
-    let mut content = vec![text_block(value.to_string())];
+    let mut content = vec![text_block(text)];
     content.extend(note.map(text_block));
     let mut result = Map::new();
     result.insert("content".into(), Value::Array(content));
@@ -123,16 +121,32 @@ pub fn api_failure(tool: &Tool, err: &ApiError) -> Value {
     failure(err.render(&ctx))
 }
 
+/// The compact JSON of a result, scrubbed: an API that echoes a token in a record must
+/// not put it before the model. One scan of the text finds a secret in any string or
+/// key; the value is walked only when there is one.
+fn scrubbed_text(value: &mut Value) -> String {
+    // `to_string`, not `Value`'s `Display`: no formatter in between.
+    let text = serde_json::to_string(value).unwrap_or_default();
+    if !crate::secret::contains_known(&text) {
+        return text;
+    }
+    crate::secret::scrub_value(value);
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// Keep a result under `max` bytes of text (its text and `structuredContent`
 /// together), whatever its shape, so that the model's context is not flooded.
-/// Says what was left out and how to narrow the request.
-fn fit(mut answer: Bounded, max: usize, structured: bool, pageable: bool) -> (Value, Option<String>) {
+/// Says what was left out and how to narrow the request. Returns the value, its
+/// compact JSON (the text block) and the note.
+fn fit(mut answer: Bounded, max: usize, structured: bool, pageable: bool) -> (Value, String, Option<String>) {
     // The text block is the compact JSON; `structuredContent` repeats it. The note
     // itself takes a little room.
     let copies = if structured { 2 } else { 1 };
-    if answer.cuts.is_empty() && bound::json_len(&answer.value) <= max / copies {
-        return (answer.value, None);
+    let text = scrubbed_text(&mut answer.value);
+    if answer.cuts.is_empty() && text.len() <= max / copies {
+        return (answer.value, text, None);
     }
+    drop(text);
     if !bound::fit(&mut answer, max.saturating_sub(NOTE_ROOM) / copies) {
         answer.value = Value::Object(Map::new());
     }
@@ -174,7 +188,8 @@ fn fit(mut answer: Bounded, max: usize, structured: bool, pageable: bool) -> (Va
             "{left_out} Ask for something narrower (fewer records, a filter or a smaller `limit`) to see the rest."
         ),
     };
-    (value, Some(crate::secret::scrub(&note)))
+    let text = scrubbed_text(&mut value);
+    (value, text, Some(crate::secret::scrub(&note)))
 }
 
 #[cfg(test)]

@@ -55,7 +55,12 @@ impl<W: Write> Sink for LineSink<W> {
         serde_json::to_writer(&mut self.buf, message).map_err(io::Error::other)?;
         // The last line of defence on the protocol channel: whatever was composed
         // upstream, no known secret leaves in it.
-        if crate::secret::contains_known(&String::from_utf8_lossy(&self.buf)) {
+        // serde_json writes UTF-8 only; the lossy form is a fallback that never runs.
+        let leaks = match std::str::from_utf8(&self.buf) {
+            Ok(text) => crate::secret::contains_known(text),
+            Err(_) => crate::secret::contains_known(&String::from_utf8_lossy(&self.buf)),
+        };
+        if leaks {
             let mut clean = message.clone();
             crate::secret::scrub_value(&mut clean);
             self.buf.clear();

@@ -13,7 +13,7 @@ use ureq::http::Response;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-use ureq::{Agent, Proxy};
+use ureq::{Agent, Proxy, RequestBuilder};
 
 use crate::log;
 use crate::net::proxy;
@@ -58,8 +58,26 @@ pub enum Failure {
     BadUrl(String),
 }
 
-/// Agents by proxy URL (`None`: direct).
-type Agents = Vec<(Option<String>, Agent)>;
+/// Agents by proxy URL (`None`: direct), with the timeout each was built with.
+type Agents = Vec<(Option<String>, Agent, Duration)>;
+
+/// How requests to one origin go: the agent, whether it proxies, its timeout.
+#[derive(Clone)]
+struct Route {
+    origin: String,
+    agent: Agent,
+    proxied: bool,
+    built_with: Duration,
+}
+
+/// `scheme://authority` of a URL: what the choice of proxy depends on.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
 
 pub struct Http {
     pub timeout: Duration,
@@ -68,6 +86,8 @@ pub struct Http {
     /// Shared with the clients `with_timeout` makes, so that Okta and the API use
     /// one kept-alive connection (or tunnel) where they share a host.
     agents: Rc<RefCell<Agents>>,
+    /// The route chosen for each origin, shared the same way.
+    routes: Rc<RefCell<Vec<Route>>>,
 }
 
 pub enum Body<'a> {
@@ -82,6 +102,7 @@ impl Http {
             timeout,
             tls: tls_config(&|k| std::env::var(k).ok()),
             agents: Rc::new(RefCell::new(Vec::new())),
+            routes: Rc::new(RefCell::new(Vec::new())),
         }
     }
 
@@ -91,34 +112,59 @@ impl Http {
             timeout,
             tls: self.tls.clone(),
             agents: self.agents.clone(),
+            routes: self.routes.clone(),
         }
     }
 
-    /// The agent for `url`: through the proxy the environment names for it, or direct.
-    fn agent_for(&self, url: &str) -> Result<(Agent, bool), Failure> {
+    /// The agent for `url`: through the proxy the environment names for it, or direct;
+    /// with the timeout it was built with.
+    fn agent_for(&self, url: &str) -> Result<Route, Failure> {
+        // The environment does not change while we run: one lookup per origin, not
+        // eight variables read on every call.
+        let origin = origin(url);
+        if let Some(route) = self.routes.borrow().iter().find(|r| r.origin == origin) {
+            return Ok(route.clone());
+        }
         let source = proxy::proxy_source(url, &|k| std::env::var(k).ok());
         let proxy_url = source.as_ref().map(|(_, v)| v.clone());
-        let proxied = proxy_url.is_some();
-        if let Some((_, agent)) = self.agents.borrow().iter().find(|(p, _)| *p == proxy_url) {
-            return Ok((agent.clone(), proxied));
-        }
-        if let Some(p) = &proxy_url {
-            remember_proxy_credentials(p);
-        }
-        let proxy = match &proxy_url {
-            Some(p) => Some(Proxy::new(p).map_err(|_| {
-                // The URL may hold credentials: name the variable, not the value. The
-                // request never left, which is what the callers need to know.
-                let var = source.as_ref().map_or("HTTPS_PROXY", |(n, _)| *n);
-                Failure::NotSent(format!(
-                    "the proxy URL in {var} is not valid (expected http://host:port, optionally with user:password@); fix or unset {var}"
-                ))
-            })?),
-            None => None,
+        let found = self
+            .agents
+            .borrow()
+            .iter()
+            .find(|(p, _, _)| *p == proxy_url)
+            .cloned();
+        let (agent, built_with) = match found {
+            Some((_, agent, timeout)) => (agent, timeout),
+            None => {
+                if let Some(p) = &proxy_url {
+                    remember_proxy_credentials(p);
+                }
+                let proxy = match &proxy_url {
+                    Some(p) => Some(Proxy::new(p).map_err(|_| {
+                        // The URL may hold credentials: name the variable, not the value.
+                        // The request never left, which is what the callers need to know.
+                        let var = source.as_ref().map_or("HTTPS_PROXY", |(n, _)| *n);
+                        Failure::NotSent(format!(
+                            "the proxy URL in {var} is not valid (expected http://host:port, optionally with user:password@); fix or unset {var}"
+                        ))
+                    })?),
+                    None => None,
+                };
+                let agent = self.build_agent(proxy);
+                self.agents
+                    .borrow_mut()
+                    .push((proxy_url.clone(), agent.clone(), self.timeout));
+                (agent, self.timeout)
+            }
         };
-        let agent = self.build_agent(proxy);
-        self.agents.borrow_mut().push((proxy_url, agent.clone()));
-        Ok((agent, proxied))
+        let route = Route {
+            origin: origin.to_string(),
+            agent,
+            proxied: proxy_url.is_some(),
+            built_with,
+        };
+        self.routes.borrow_mut().push(route.clone());
+        Ok(route)
     }
 
     fn build_agent(&self, proxy: Option<Proxy>) -> Agent {
@@ -141,6 +187,29 @@ impl Http {
             .max_idle_age(Duration::from_secs(4))
             .build();
         Agent::with_parts(config, DefaultConnector::new(), CachingResolver::default())
+    }
+
+    /// This client's timeouts and the headers on a request. The agents are shared by
+    /// clients with different timeouts; a request overrides its agent's only when they
+    /// differ (the override copies the agent's whole configuration).
+    fn prepare<B>(
+        &self,
+        req: RequestBuilder<B>,
+        built_with: Duration,
+        headers: &[(&str, &str)],
+    ) -> RequestBuilder<B> {
+        let mut req = if built_with == self.timeout {
+            req
+        } else {
+            req.config()
+                .timeout_global(Some(self.timeout))
+                .timeout_connect(Some(connect_timeout(self.timeout)))
+                .build()
+        };
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req
     }
 
     pub fn send(
@@ -176,32 +245,14 @@ impl Http {
         body: Body<'_>,
         max_body: usize,
     ) -> Result<Reply, Failure> {
-        let (agent, proxied) = self.agent_for(url)?;
-        // Per request: the agents are shared by clients with different timeouts.
-        let (global, connect) = (Some(self.timeout), Some(connect_timeout(self.timeout)));
+        let route = self.agent_for(url)?;
+        let proxied = route.proxied;
         let response = match (method, body) {
-            ("GET", _) => {
-                let mut req = agent.get(url);
-                req = req
-                    .config()
-                    .timeout_global(global)
-                    .timeout_connect(connect)
-                    .build();
-                for (k, v) in headers {
-                    req = req.header(*k, *v);
-                }
-                req.call()
-            }
+            ("GET", _) => self
+                .prepare(route.agent.get(url), route.built_with, headers)
+                .call(),
             (_, body) => {
-                let mut req = agent.post(url);
-                req = req
-                    .config()
-                    .timeout_global(global)
-                    .timeout_connect(connect)
-                    .build();
-                for (k, v) in headers {
-                    req = req.header(*k, *v);
-                }
+                let req = self.prepare(route.agent.post(url), route.built_with, headers);
                 match body {
                     Body::None => req.send_empty(),
                     Body::Json(b) => req.header("content-type", "application/json").send(b),
@@ -420,11 +471,17 @@ fn redact_query(url: &str) -> &str {
 
 /// Percent-encode for a query value or a form field (RFC 3986 unreserved kept).
 pub fn percent_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() * 3 / 2);
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
+            // Not `format!`: a query of JSON is mostly escapes, one allocation each.
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
         }
     }
     out
@@ -442,6 +499,17 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origin_is_scheme_and_authority() {
+        assert_eq!(
+            origin("https://api.example.com/api/trpc/deals.get?input=1"),
+            "https://api.example.com"
+        );
+        assert_eq!(origin("http://127.0.0.1:8080?x=/y"), "http://127.0.0.1:8080");
+        assert_eq!(origin("https://u:p@h:1#f"), "https://u:p@h:1");
+        assert_eq!(origin("https://h"), "https://h");
+    }
 
     #[test]
     fn only_https_or_loopback_http() {
