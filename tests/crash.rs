@@ -61,7 +61,8 @@ fn kills_in_the_middle_of_persisting_never_corrupt_or_lose_the_config() {
                 return true;
             }
         }
-        let status = child.wait().unwrap();
+        // Bounded: a run that hangs fails the test, saying so, instead of hanging it.
+        let status = support::wait_with_limit(child, Duration::from_secs(60)).status;
         assert!(wait.is_some() || status.success(), "a full run must succeed");
         false
     };

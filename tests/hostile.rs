@@ -362,6 +362,28 @@ fn serve_lines(lines: &[String]) -> (Vec<serde_json::Value>, f64) {
 
 const MIB8: usize = 8 * 1024 * 1024 - 64;
 
+/// The memory budget for one hostile input: 64 MB of peak resident memory.
+const BUDGET_MB: f64 = 64.0;
+
+/// Linux: the peak itself. Windows: the peak working set also counts the runtime's
+/// own pages (under Wine, Wine's libraries, about 20 MB), so there what the input adds
+/// to an idle server's peak is held to the budget less an idle Linux server's peak.
+fn assert_within_budget(peak: f64) {
+    if cfg!(windows) {
+        const IDLE_LINUX_MB: f64 = 4.0;
+        static IDLE: std::sync::LazyLock<f64> =
+            std::sync::LazyLock::new(|| serve_lines(&[INIT_2025_03.into()]).1);
+        let added = peak - *IDLE;
+        assert!(
+            added <= BUDGET_MB - IDLE_LINUX_MB,
+            "peak working set {peak:.1} MB, {added:.1} MB above an idle server's {:.1} MB",
+            *IDLE
+        );
+    } else {
+        assert!(peak <= BUDGET_MB, "peak RSS {peak:.1} MB");
+    }
+}
+
 #[test]
 fn a_batch_of_170_000_requests_is_refused_with_one_error() {
     let one = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
@@ -375,7 +397,7 @@ fn a_batch_of_170_000_requests_is_refused_with_one_error() {
         msg.contains(&format!("batch of {n} messages exceeds the limit")),
         "{msg}"
     );
-    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+    assert_within_budget(peak);
 }
 
 #[test]
@@ -398,7 +420,7 @@ fn a_batch_whose_answers_pass_the_bound_runs_no_further() {
         refused[0]
     );
     assert!(answers[1].to_string().len() < 2 * 1024 * 1024);
-    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+    assert_within_budget(peak);
 }
 
 #[test]
@@ -416,7 +438,7 @@ fn an_8_mib_line_of_small_numbers_is_refused_within_the_memory_budget() {
         answers[0]
     );
     assert_eq!(answers[1]["result"], json!({}));
-    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+    assert_within_budget(peak);
 }
 
 #[test]
@@ -428,7 +450,7 @@ fn an_8_mib_string_is_served_within_the_memory_budget() {
     let (answers, peak) = serve_lines(&[line]);
     eprintln!("peak RSS, one 8 MiB string: {peak:.1} MB");
     assert_eq!(answers[0]["result"], json!({}));
-    assert!(peak <= 64.0, "peak RSS {peak:.1} MB");
+    assert_within_budget(peak);
 }
 
 /// A proxy's HTML error page is described (status, title, who sent it), not quoted.

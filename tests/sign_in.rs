@@ -15,7 +15,8 @@ use support::{BIN, Session, assert_no_secrets, is_error, temp_dir, text};
 /// URL in `env`, no refresh token anywhere; its own home.
 fn unsigned(fake: &Fake, home: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.arg("serve").env_clear().env("HOME", home);
+    cmd.arg("serve").env_clear();
+    support::set_home(&mut cmd, home);
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
     }

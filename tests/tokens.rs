@@ -34,7 +34,8 @@ impl Home {
     /// `serve` (plus `args`) as a client spawns it: this home, `env`, nothing else.
     fn command(&self, args: &[&str], env: &[(&str, String)]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve").args(args).env_clear().env("HOME", &self.dir);
+        cmd.arg("serve").args(args).env_clear();
+        support::set_home(&mut cmd, &self.dir);
         if let Ok(path) = std::env::var("PATH") {
             cmd.env("PATH", path);
         }

@@ -262,7 +262,9 @@ mod tests {
             p(ClaudeDesktop, Windows),
             "AppData/Local/Packages/Claude_pzs8sxrjxfjjc/LocalCache/Roaming/Claude/claude_desktop_config.json"
         );
-        let project = |c| config_path(c, Scope::Project, Linux, &at).map(|p| p.display().to_string());
+        let project = |c| {
+            config_path(c, Scope::Project, Linux, &at).map(|p| p.display().to_string().replace('\\', "/"))
+        };
         assert!(project(ClaudeDesktop).is_err());
         assert!(project(ClaudeCode).unwrap().ends_with("project/.mcp.json"));
         assert!(project(VsCode).unwrap().ends_with("project/.vscode/mcp.json"));

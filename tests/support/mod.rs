@@ -31,6 +31,19 @@ pub fn shared_store() -> PathBuf {
     DIR.clone()
 }
 
+/// Make `home` the user's home for `cmd`: `~/.mcp.json` and `~/.loopops-mcp/` there.
+/// Unix reads `HOME`. Windows takes the profile from the system whatever the
+/// environment says, so there the two paths the product derives from it are set
+/// explicitly (to the same places), unless the test sets them itself afterwards.
+pub fn set_home(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home);
+    if cfg!(windows) {
+        cmd.env("USERPROFILE", home);
+        cmd.env("LOOP_MCP_CONFIG", home.join(".mcp.json"));
+        cmd.env("LOOP_MCP_STORE", home.join(".loopops-mcp"));
+    }
+}
+
 /// The binary with nothing inherited: no proxies, no tokens, no home config.
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
