@@ -278,9 +278,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 continue;
             }
             state.charge(NODE_COST + key.len());
-            state.path.push(Seg::Key(key.clone()));
+            // The key lives on the path while its value is parsed (a cut there names
+            // it), then moves into the map: no copy of every key.
+            state.path.push(Seg::Key(key));
             let value = map.next_value_seed(Seed(state));
-            state.path.pop();
+            let Some(Seg::Key(key)) = state.path.pop() else {
+                unreachable!("the path ends with the key pushed above");
+            };
             out.insert(key, value?);
         }
         if first {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::bound::{self, Bounded, Seg};
 use crate::auth::Auth;
@@ -111,18 +111,25 @@ impl Client {
     fn request_parts(&self, procedure: &str, kind: Kind, input: Option<&Value>) -> (String, Option<Vec<u8>>) {
         let base = format!("{}/{procedure}", self.api_url);
         let input = input.filter(|v| v.as_object().is_none_or(|o| !o.is_empty()));
+        // `{"json":…}` written around the input's JSON: `json!` would deep-copy it first.
+        let wrapped = |v: Option<&Value>| {
+            let mut out = b"{\"json\":".to_vec();
+            match v {
+                Some(v) => serde_json::to_writer(&mut out, v).expect("a Value always serializes"),
+                None => out.extend_from_slice(b"{}"),
+            }
+            out.push(b'}');
+            out
+        };
         match kind {
             Kind::Query => match input {
                 Some(v) => {
-                    let wrapped = json!({ "json": v }).to_string();
-                    (format!("{base}?input={}", http::percent_encode(&wrapped)), None)
+                    let json = String::from_utf8(wrapped(Some(v))).expect("serde_json writes UTF-8");
+                    (format!("{base}?input={}", http::percent_encode(&json)), None)
                 }
                 None => (base, None),
             },
-            Kind::Mutation => {
-                let body = json!({ "json": input.cloned().unwrap_or_else(|| json!({})) });
-                (base, Some(body.to_string().into_bytes()))
-            }
+            Kind::Mutation => (base, Some(wrapped(input))),
         }
     }
 }
@@ -263,6 +270,7 @@ pub fn extract_error(doc: &Value) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn reply(status: u16, body: &str, ct: &str) -> Reply {
         Reply {
