@@ -61,14 +61,8 @@ pub enum Failure {
 /// Agents by proxy URL (`None`: direct), with the timeout each was built with.
 type Agents = Vec<(Option<String>, Agent, Duration)>;
 
-/// How requests to one origin go: the agent, whether it proxies, its timeout.
-#[derive(Clone)]
-struct Route {
-    origin: String,
-    agent: Agent,
-    proxied: bool,
-    built_with: Duration,
-}
+/// A proxy URL and the variable that named it (`None`: direct).
+type ProxySource = Option<(&'static str, String)>;
 
 /// `scheme://authority` of a URL: what the choice of proxy depends on.
 fn origin(url: &str) -> &str {
@@ -86,8 +80,8 @@ pub struct Http {
     /// Shared with the clients `with_timeout` makes, so that Okta and the API use
     /// one kept-alive connection (or tunnel) where they share a host.
     agents: Rc<RefCell<Agents>>,
-    /// The route chosen for each origin, shared the same way.
-    routes: Rc<RefCell<Vec<Route>>>,
+    /// The proxy chosen for each origin, shared the same way.
+    routes: Rc<RefCell<Vec<(String, ProxySource)>>>,
 }
 
 pub enum Body<'a> {
@@ -116,55 +110,49 @@ impl Http {
         }
     }
 
-    /// The agent for `url`: through the proxy the environment names for it, or direct;
-    /// with the timeout it was built with.
-    fn agent_for(&self, url: &str) -> Result<Route, Failure> {
-        // The environment does not change while we run: one lookup per origin, not
-        // eight variables read on every call.
+    /// The proxy the environment names for `url` and the variable it came from. The
+    /// environment does not change while we run: looked up once per origin, not eight
+    /// variables read on every call.
+    fn proxy_source(&self, url: &str) -> ProxySource {
         let origin = origin(url);
-        if let Some(route) = self.routes.borrow().iter().find(|r| r.origin == origin) {
-            return Ok(route.clone());
+        if let Some((_, source)) = self.routes.borrow().iter().find(|(o, _)| o == origin) {
+            return source.clone();
         }
         let source = proxy::proxy_source(url, &|k| std::env::var(k).ok());
+        self.routes
+            .borrow_mut()
+            .push((origin.to_string(), source.clone()));
+        source
+    }
+
+    /// The agent for `url`: through the proxy the environment names for it, or
+    /// direct; with the timeout it was built with, and whether it proxies.
+    fn agent_for(&self, url: &str) -> Result<(Agent, Duration, bool), Failure> {
+        let source = self.proxy_source(url);
         let proxy_url = source.as_ref().map(|(_, v)| v.clone());
-        let found = self
-            .agents
-            .borrow()
-            .iter()
-            .find(|(p, _, _)| *p == proxy_url)
-            .cloned();
-        let (agent, built_with) = match found {
-            Some((_, agent, timeout)) => (agent, timeout),
-            None => {
-                if let Some(p) = &proxy_url {
-                    remember_proxy_credentials(p);
-                }
-                let proxy = match &proxy_url {
-                    Some(p) => Some(Proxy::new(p).map_err(|_| {
-                        // The URL may hold credentials: name the variable, not the value.
-                        // The request never left, which is what the callers need to know.
-                        let var = source.as_ref().map_or("HTTPS_PROXY", |(n, _)| *n);
-                        Failure::NotSent(format!(
-                            "the proxy URL in {var} is not valid (expected http://host:port, optionally with user:password@); fix or unset {var}"
-                        ))
-                    })?),
-                    None => None,
-                };
-                let agent = self.build_agent(proxy);
-                self.agents
-                    .borrow_mut()
-                    .push((proxy_url.clone(), agent.clone(), self.timeout));
-                (agent, self.timeout)
-            }
+        let proxied = proxy_url.is_some();
+        if let Some((_, agent, built_with)) = self.agents.borrow().iter().find(|(p, _, _)| *p == proxy_url) {
+            return Ok((agent.clone(), *built_with, proxied));
+        }
+        if let Some(p) = &proxy_url {
+            remember_proxy_credentials(p);
+        }
+        let proxy = match &proxy_url {
+            Some(p) => Some(Proxy::new(p).map_err(|_| {
+                // The URL may hold credentials: name the variable, not the value. The
+                // request never left, which is what the callers need to know.
+                let var = source.as_ref().map_or("HTTPS_PROXY", |(n, _)| *n);
+                Failure::NotSent(format!(
+                    "the proxy URL in {var} is not valid (expected http://host:port, optionally with user:password@); fix or unset {var}"
+                ))
+            })?),
+            None => None,
         };
-        let route = Route {
-            origin: origin.to_string(),
-            agent,
-            proxied: proxy_url.is_some(),
-            built_with,
-        };
-        self.routes.borrow_mut().push(route.clone());
-        Ok(route)
+        let agent = self.build_agent(proxy);
+        self.agents
+            .borrow_mut()
+            .push((proxy_url, agent.clone(), self.timeout));
+        Ok((agent, self.timeout, proxied))
     }
 
     fn build_agent(&self, proxy: Option<Proxy>) -> Agent {
@@ -245,14 +233,11 @@ impl Http {
         body: Body<'_>,
         max_body: usize,
     ) -> Result<Reply, Failure> {
-        let route = self.agent_for(url)?;
-        let proxied = route.proxied;
+        let (agent, built_with, proxied) = self.agent_for(url)?;
         let response = match (method, body) {
-            ("GET", _) => self
-                .prepare(route.agent.get(url), route.built_with, headers)
-                .call(),
+            ("GET", _) => self.prepare(agent.get(url), built_with, headers).call(),
             (_, body) => {
-                let req = self.prepare(route.agent.post(url), route.built_with, headers);
+                let req = self.prepare(agent.post(url), built_with, headers);
                 match body {
                     Body::None => req.send_empty(),
                     Body::Json(b) => req.header("content-type", "application/json").send(b),
