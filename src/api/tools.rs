@@ -126,12 +126,12 @@ pub fn api_failure(tool: &Tool, err: &ApiError) -> Value {
 /// key; the value is walked only when there is one.
 fn scrubbed_text(value: &mut Value) -> String {
     // `to_string`, not `Value`'s `Display`: no formatter in between.
-    let text = serde_json::to_string(value).unwrap_or_default();
+    let text = serde_json::to_string(value).expect("a Value always serializes");
     if !crate::secret::contains_known(&text) {
         return text;
     }
     crate::secret::scrub_value(value);
-    serde_json::to_string(value).unwrap_or_default()
+    serde_json::to_string(value).expect("a Value always serializes")
 }
 
 /// Keep a result under `max` bytes of text (its text and `structuredContent`
@@ -146,7 +146,6 @@ fn fit(mut answer: Bounded, max: usize, structured: bool, pageable: bool) -> (Va
     if answer.cuts.is_empty() && text.len() <= max / copies {
         return (answer.value, text, None);
     }
-    drop(text);
     if !bound::fit(&mut answer, max.saturating_sub(NOTE_ROOM) / copies) {
         answer.value = Value::Object(Map::new());
     }
