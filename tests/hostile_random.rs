@@ -61,6 +61,21 @@ fn random_trpc_answers() {
     }
 }
 
+/// Raw bytes read the way the fuzz targets read them (`parsers::as_answer`).
+#[test]
+fn random_bytes_as_trpc_and_okta_answers() {
+    let mut rng = Rng(0x6279_7465);
+    assert!(parsers::as_answer(&[]).is_none());
+    for _ in 0..500 {
+        let len = rng.below(300) as usize;
+        let data: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+        if let Some((status, ct, body)) = parsers::as_answer(&data) {
+            parsers::check_trpc(status, ct, body);
+            parsers::check_okta(status, ct, body);
+        }
+    }
+}
+
 #[test]
 fn random_okta_answers() {
     let mut rng = Rng(0x6f6b_7461);

@@ -26,6 +26,13 @@ fn unsigned(fake: &Fake, home: &std::path::Path) -> Command {
     cmd
 }
 
+/// A fake Okta that waits for the test to approve or deny, and a home of its own.
+fn signing_in(tag: &str) -> (Fake, std::path::PathBuf) {
+    let fake = Fake::start();
+    fake.use_device_decisions();
+    (fake, temp_dir(tag))
+}
+
 /// The user code a sign-in answer shows.
 fn user_code(answer: &str) -> String {
     let at = answer.find("user_code=").expect("a link with the user code") + "user_code=".len();
@@ -41,9 +48,7 @@ fn store_text(home: &std::path::Path) -> String {
 
 #[test]
 fn a_tool_call_signs_in_through_the_device_flow_and_the_next_one_runs() {
-    let fake = Fake::start();
-    fake.use_device_decisions();
-    let home = temp_dir("sign-in");
+    let (fake, home) = signing_in("sign-in");
     let mut s = Session::spawn(unsigned(&fake, &home));
     let first = s.call("whoami", json!({}));
     assert!(is_error(&first));
@@ -81,9 +86,7 @@ fn a_tool_call_signs_in_through_the_device_flow_and_the_next_one_runs() {
 #[test]
 fn a_denied_or_expired_sign_in_says_so_and_the_next_call_offers_a_new_link() {
     for step in [DeviceStep::Deny, DeviceStep::Expire] {
-        let fake = Fake::start();
-        fake.use_device_decisions();
-        let home = temp_dir("sign-in-ended");
+        let (fake, home) = signing_in("sign-in-ended");
         let mut s = Session::spawn(unsigned(&fake, &home));
         let first = s.call("whoami", json!({}));
         let code = user_code(&text(&first));
@@ -108,9 +111,7 @@ fn a_denied_or_expired_sign_in_says_so_and_the_next_call_offers_a_new_link() {
 
 #[test]
 fn a_client_with_url_elicitation_gets_url_elicitation_required() {
-    let fake = Fake::start();
-    fake.use_device_decisions();
-    let home = temp_dir("sign-in-elicit");
+    let (fake, home) = signing_in("sign-in-elicit");
     let mut s = Session::spawn(unsigned(&fake, &home));
     s.request(
         "initialize",
@@ -140,9 +141,7 @@ fn a_client_with_url_elicitation_gets_url_elicitation_required() {
 
 #[test]
 fn two_processes_asking_at_once_share_one_device_flow() {
-    let fake = Fake::start();
-    fake.use_device_decisions();
-    let home = temp_dir("sign-in-two");
+    let (fake, home) = signing_in("sign-in-two");
     let mut a = Session::spawn(unsigned(&fake, &home));
     let mut b = Session::spawn(unsigned(&fake, &home));
     let (ra, rb) = std::thread::scope(|sc| {
@@ -172,9 +171,7 @@ fn two_processes_asking_at_once_share_one_device_flow() {
 
 #[test]
 fn a_modern_client_with_url_elicitation_gets_input_required_and_its_retry_signs_in() {
-    let fake = Fake::start();
-    fake.use_device_decisions();
-    let home = temp_dir("sign-in-modern");
+    let (fake, home) = signing_in("sign-in-modern");
     let mut s = Session::spawn(unsigned(&fake, &home));
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",

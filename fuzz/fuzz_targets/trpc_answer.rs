@@ -9,10 +9,7 @@ use libfuzzer_sys::fuzz_target;
 mod parsers;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, body)) = data.split_first() else {
-        return;
-    };
-    let status = parsers::STATUSES[usize::from(pick) % parsers::STATUSES.len()];
-    let ct = parsers::TYPES[usize::from(pick >> 4) % parsers::TYPES.len()];
-    parsers::check_trpc(status, ct, body);
+    if let Some((status, ct, body)) = parsers::as_answer(data) {
+        parsers::check_trpc(status, ct, body);
+    }
 });

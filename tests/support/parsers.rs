@@ -12,6 +12,15 @@ use serde_json::Value;
 pub const STATUSES: [u16; 9] = [200, 201, 302, 400, 401, 404, 429, 500, 502];
 pub const TYPES: [&str; 4] = ["application/json", "text/html", "", "text/plain; charset=utf-8"];
 
+/// A fuzz input as an HTTP answer: its first byte picks the status and the content
+/// type, the rest is the body. `None` for an empty input.
+pub fn as_answer(data: &[u8]) -> Option<(u16, &'static str, &[u8])> {
+    let (&pick, body) = data.split_first()?;
+    let status = STATUSES[usize::from(pick) % STATUSES.len()];
+    let content_type = TYPES[usize::from(pick >> 4) % TYPES.len()];
+    Some((status, content_type, body))
+}
+
 pub fn reply(status: u16, content_type: &str, body: &[u8]) -> Reply {
     Reply {
         status,
