@@ -485,6 +485,43 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 mod tests {
     use super::*;
 
+    /// Okta's client shares the API client's agents but not its timeout: a request
+    /// through an agent built with another timeout must still time out at its own.
+    #[test]
+    fn a_shared_agent_keeps_each_clients_own_timeout() {
+        use std::io::{Read, Write};
+        use std::net::TcpListener;
+        // One server that answers at once, one that accepts and never answers.
+        let quick = TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let quick_url = format!("http://{}/ok", quick.local_addr().unwrap());
+        let silent_url = format!("http://{}/slow", silent.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut c, _) = quick.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        });
+        std::thread::spawn(move || {
+            let held = silent.accept();
+            std::thread::sleep(Duration::from_secs(15));
+            drop(held);
+        });
+        let api = Http::new(Duration::from_secs(10));
+        // The API client builds the direct agent, with its 10 s.
+        let reply = api.send("GET", &quick_url, &[], Body::None, 1024).unwrap();
+        assert_eq!(reply.status, 200);
+        let okta = api.with_timeout(Duration::from_millis(500));
+        let started = Instant::now();
+        let failed = okta.send("POST", &silent_url, &[], Body::Form(b"a=b"), 1024);
+        assert_eq!(failed.unwrap_err(), Failure::Timeout);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     #[test]
     fn origin_is_scheme_and_authority() {
         assert_eq!(
