@@ -18,3 +18,5 @@ pub mod net;
 pub mod secret;
 pub mod sha256;
 pub mod signals;
+#[cfg(test)]
+mod test_dir;

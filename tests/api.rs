@@ -653,7 +653,8 @@ fn a_config_path_with_spaces_and_non_ascii_letters() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("mcp config.json");
     std::fs::rename(&cfg.path, &path).unwrap();
-    let cfg = Config { dir, path };
+    // The directory stays the test's own (removed with it); only the file moved.
+    let cfg = Config { dir: cfg.dir, path };
     let mut s = session(&cfg, &[]);
     assert!(!is_error(&s.call("whoami", json!({}))));
     finish(s, &fake);

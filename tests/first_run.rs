@@ -23,6 +23,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// One machine: a HOME, a stand-in browser, the fake Okta and API.
 struct Machine {
+    /// Holds the machine's directory for as long as the test uses it.
+    _root: support::TempDir,
     home: PathBuf,
     path: String,
     opened: PathBuf,
@@ -45,7 +47,12 @@ impl Machine {
         .unwrap();
         std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-        Machine { home, path, opened }
+        Machine {
+            _root: root,
+            home,
+            path,
+            opened,
+        }
     }
 
     /// A desktop session's environment: HOME, PATH, a display; nothing configured.

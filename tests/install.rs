@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 const LIMIT: Duration = Duration::from_secs(30);
 
 struct Machine {
-    root: PathBuf,
+    root: support::TempDir,
     os: &'static str,
 }
 

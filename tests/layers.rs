@@ -7,7 +7,9 @@ use std::path::Path;
 
 const LAYERS: [&str; 5] = ["cli", "mcp", "api", "auth", "net"];
 /// Modules any layer may use, which themselves use no layer.
-const SHARED: [&str; 6] = ["catalog", "error", "secret", "log", "signals", "sha256"];
+const SHARED: [&str; 7] = [
+    "catalog", "error", "secret", "log", "signals", "sha256", "test_dir",
+];
 
 fn module_of(rel: &Path) -> String {
     let first = rel.components().next().unwrap().as_os_str().to_string_lossy();

@@ -74,7 +74,7 @@ struct Ran {
 }
 
 /// A fresh machine: a HOME, a working directory holding the binary, nothing configured.
-fn machine() -> std::path::PathBuf {
+fn machine() -> support::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = support::temp_dir("readme");
     let bin_dir = dir.join("shims");

@@ -27,7 +27,7 @@ fn unsigned(fake: &Fake, home: &std::path::Path) -> Command {
 }
 
 /// A fake Okta that waits for the test to approve or deny, and a home of its own.
-fn signing_in(tag: &str) -> (Fake, std::path::PathBuf) {
+fn signing_in(tag: &str) -> (Fake, support::TempDir) {
     let fake = Fake::start();
     fake.use_device_decisions();
     (fake, temp_dir(tag))

@@ -15,7 +15,7 @@ use support::{BIN, Session, is_error, temp_dir, text};
 
 /// A home directory of its own: `~/.mcp.json` and `~/.loopops-mcp` live here.
 struct Home {
-    dir: PathBuf,
+    dir: support::TempDir,
 }
 
 impl Home {
@@ -645,7 +645,7 @@ fn a_rotation_run_as_root_keeps_the_users_files_theirs() {
     let home = Home::new("root-owner");
     let config = home.dir.join(".mcp.json");
     write_entry(&config, &fake, &rt, &[]);
-    for p in [&home.dir, &config] {
+    for p in [&*home.dir, config.as_path()] {
         std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
     }
     let (r, _) = one_call(home.command(&[], &[]));

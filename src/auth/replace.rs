@@ -517,13 +517,9 @@ mod tests {
     use super::*;
     use std::fs;
     use std::io::Write;
-    use std::path::PathBuf;
 
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("loopops-replace-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
+    fn tmpdir(tag: &str) -> crate::test_dir::TestDir {
+        crate::test_dir::TestDir::new(&format!("replace-{tag}"))
     }
 
     #[test]
@@ -555,7 +551,8 @@ mod tests {
 
     #[test]
     fn paths_with_spaces_and_non_ascii_names() {
-        let d = tmpdir("names").join("Jörg Müller (IT)").join("客户 data");
+        let root = tmpdir("names");
+        let d = root.join("Jörg Müller (IT)").join("客户 data");
         fs::create_dir_all(&d).unwrap();
         let target = d.join("mcp config.json");
         let tmp = d.join(".mcp config.json.tmp.7");

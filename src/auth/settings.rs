@@ -131,8 +131,7 @@ mod tests {
 
     #[test]
     fn environment_first_then_the_stanza() {
-        let dir = std::env::temp_dir().join(format!("loopops-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dir::TestDir::new("settings");
         let path = dir.join("mcp.json");
         std::fs::write(
             &path,
@@ -172,8 +171,7 @@ mod tests {
 
     #[test]
     fn a_broken_file_does_not_matter_when_the_environment_is_complete() {
-        let dir = std::env::temp_dir().join(format!("loopops-settings-broken-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dir::TestDir::new("settings-broken");
         let path = dir.join("mcp.json");
         std::fs::write(&path, "{ // a comment\n }").unwrap();
         let env: HashMap<&str, &str> = [

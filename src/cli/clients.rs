@@ -207,8 +207,7 @@ mod tests {
 
     #[test]
     fn every_client_on_every_os() {
-        let root = std::env::temp_dir().join(format!("loopops-clients-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = crate::test_dir::TestDir::new("clients");
         let at = places(&root);
         let p = |c, os| {
             config_path(c, Scope::User, os, &at)
@@ -269,6 +268,5 @@ mod tests {
         assert!(project(ClaudeCode).unwrap().ends_with("project/.mcp.json"));
         assert!(project(VsCode).unwrap().ends_with("project/.vscode/mcp.json"));
         assert!(project(Cursor).unwrap().ends_with("project/.cursor/mcp.json"));
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

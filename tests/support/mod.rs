@@ -10,25 +10,103 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_loopops-mcp");
 
-/// A fresh directory under the system temp dir, unique per test.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh directory under the system temp dir, unique per test, removed when the
+/// test is done with it: a full suite used to leave ~300 directories (and, with the
+/// README test's binary copies, 250 MB) behind per run, which filled CI's disk.
+/// A failing test keeps its directory and says where, since that is when it is read.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test directory kept for inspection: {}", self.0.display());
+        } else {
+            remove_all(&self.0);
+        }
+    }
+}
+
+/// Remove a test directory, retrying briefly: on Windows a child that was just
+/// killed may hold a file in it for a moment.
+fn remove_all(dir: &Path) {
+    for _ in 0..50 {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => return,
+        }
+    }
+}
+
+const PREFIX: &str = "loopops-test-";
+
+pub fn temp_dir(tag: &str) -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
     let d = std::env::temp_dir().join(format!(
-        "loopops-test-{tag}-{}-{}",
+        "{PREFIX}{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 /// The sign-in store every process of this test binary shares unless a test sets
 /// its own (`LOOP_MCP_STORE`): entries are per issuer, and each fake has its own
-/// port, so tests do not see each other's tokens.
+/// port, so tests do not see each other's tokens. A static is never dropped, so
+/// this one outlives the run; each run first removes the ones whose run has ended.
 pub fn shared_store() -> PathBuf {
-    static DIR: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| temp_dir("store"));
+    static DIR: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
+        remove_ended_stores();
+        let dir = temp_dir("store");
+        let path = dir.0.clone();
+        std::mem::forget(dir);
+        path
+    });
     DIR.clone()
+}
+
+/// Shared stores of test processes that no longer run (Linux: no `/proc/<pid>`;
+/// elsewhere there is no cheap check, so they are left alone).
+fn remove_ended_stores() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let store = format!("{PREFIX}store-");
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&store) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+            remove_all(&entry.path());
+        }
+    }
 }
 
 /// Make `home` the user's home for `cmd`: `~/.mcp.json` and `~/.loopops-mcp/` there.
@@ -378,7 +456,7 @@ pub fn is_error(result: &serde_json::Value) -> bool {
 
 /// A config file in a fresh directory, with other programs' entries around ours.
 pub struct Config {
-    pub dir: PathBuf,
+    pub dir: TempDir,
     pub path: PathBuf,
 }
 
