@@ -36,6 +36,32 @@ fn one_token_serves_many_calls_over_one_connection() {
     assert_eq!(fake.connections(), 1);
 }
 
+/// A kept-alive connection the server closed while it sat in the pool is noticed
+/// before the next call is written to it: a write on it would leave that call's
+/// outcome unknown (for a mutation, an error the user has to check by hand).
+#[test]
+fn a_connection_the_server_closed_while_idle_is_not_reused() {
+    let (fake, cfg) = setup("closed-idle");
+    fake.close_after_each_answer();
+    let mut s = session(&cfg, &[("LOOP_MCP_CONFIRM_WRITES", "0")]);
+    for i in 0..5 {
+        // A pause, as between a model's calls: long enough for the FIN to arrive.
+        std::thread::sleep(Duration::from_millis(20));
+        let r = s.call(
+            "set_deal_next_step",
+            json!({"dealId": "deal_002", "nextStep": format!("Step {i}"), "nextStepDate": "2025-06-20"}),
+        );
+        assert!(!is_error(&r), "call {i}: {r}");
+    }
+    finish(s, &fake);
+    assert_eq!(fake.mutations().len(), 5);
+    assert_eq!(
+        fake.connections(),
+        6,
+        "the token request and each call on a new connection"
+    );
+}
+
 #[test]
 fn wire_format_follows_the_trpc_contract() {
     let fake = Fake::start();

@@ -12,10 +12,11 @@ use ureq::config::Config;
 use ureq::http::Response;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
 use ureq::{Agent, Proxy, RequestBuilder};
 
 use crate::log;
+use crate::net::lean::LeanConnector;
 use crate::net::proxy;
 
 const USER_AGENT: &str = concat!("loopops-mcp/", env!("CARGO_PKG_VERSION"));
@@ -174,7 +175,8 @@ impl Http {
             // makes a sent-or-not ambiguity we would rather not have.
             .max_idle_age(Duration::from_secs(4))
             .build();
-        Agent::with_parts(config, DefaultConnector::new(), CachingResolver::default())
+        let connector = DefaultConnector::new().chain(LeanConnector);
+        Agent::with_parts(config, connector, CachingResolver::default())
     }
 
     /// This client's timeouts and the headers on a request. The agents are shared by

@@ -346,6 +346,12 @@ impl Fake {
     }
 
     /// Give each new device code its own user code, decided by `decide_device`.
+    /// Close every connection after its answer although the answer said keep-alive,
+    /// as a server whose idle timeout fired the moment the client looked away.
+    pub fn close_after_each_answer(&self) {
+        self.shared.lock().close_after_answer = true;
+    }
+
     pub fn use_device_decisions(&self) {
         self.shared.lock().device_decisions = true;
     }
@@ -601,6 +607,9 @@ fn handle_conn(sh: &Shared, stream: TcpStream) {
         match dispatch(sh, inc.req) {
             Reply::Full(r) => {
                 if write_resp(&mut out, &r, keep).is_err() || !keep {
+                    break;
+                }
+                if sh.lock().close_after_answer {
                     break;
                 }
             }
@@ -1162,6 +1171,7 @@ struct AccessTok {
 }
 
 struct State {
+    close_after_answer: bool,
     log: Vec<(Kind, Request)>,
     faults: Vec<(Route, VecDeque<Fault>)>,
     connections: usize,
@@ -1241,6 +1251,7 @@ impl State {
             okta_delay: Duration::ZERO,
             device_grants: Vec::new(),
             device_decisions: false,
+            close_after_answer: false,
         }
     }
 
