@@ -1423,7 +1423,7 @@ fn print_report(
         if let Some(us) = rss.cpu_per_call_us {
             rows.push(
                 row(
-                    "static musl binary: process CPU per `tools/call` (musl's allocator)",
+                    "static musl binary: process CPU per `tools/call`",
                     format!("{us:.1} µs"),
                 )
                 .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
