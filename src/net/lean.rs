@@ -87,6 +87,86 @@ fn round_down(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ureq::unversioned::transport::LazyBuffers;
+
+    /// Counts the probes that reach it and keeps the timeouts it was given.
+    #[derive(Debug)]
+    struct Counting {
+        buffers: LazyBuffers,
+        open: bool,
+        probes: usize,
+        timeouts: Vec<Left>,
+    }
+
+    impl Transport for Counting {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.buffers
+        }
+        fn transmit_output(&mut self, _: usize, timeout: NextTimeout) -> Result<(), Error> {
+            self.timeouts.push(timeout.after);
+            Ok(())
+        }
+        fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+            self.timeouts.push(timeout.after);
+            Ok(true)
+        }
+        fn is_open(&mut self) -> bool {
+            self.probes += 1;
+            self.open
+        }
+    }
+
+    fn lean(open: bool) -> Lean<Counting> {
+        Lean {
+            inner: Counting {
+                buffers: LazyBuffers::new(16, 16),
+                open,
+                probes: 0,
+                timeouts: Vec::new(),
+            },
+            probed_open: None,
+        }
+    }
+
+    fn after(d: Duration) -> NextTimeout {
+        NextTimeout {
+            after: Left::Exact(d),
+            ..NextTimeout::default()
+        }
+    }
+
+    #[test]
+    fn a_probe_stands_for_the_next_only_briefly_and_only_without_io_between() {
+        let mut t = lean(true);
+        // Back to the pool, then out of it at once: one probe.
+        assert!(t.is_open() && t.is_open());
+        assert_eq!(t.inner.probes, 1);
+        // Anything read or written since: probed again.
+        t.transmit_output(0, after(Duration::from_secs(1))).unwrap();
+        assert!(t.is_open());
+        assert_eq!(t.inner.probes, 2);
+        t.await_input(after(Duration::from_secs(1))).unwrap();
+        assert!(t.is_open());
+        assert_eq!(t.inner.probes, 3);
+        // A pause longer than the window: probed again.
+        std::thread::sleep(PROBE_VALID_FOR * 3);
+        assert!(t.is_open());
+        assert_eq!(t.inner.probes, 4);
+        // A connection found closed is never taken as open on the next probe.
+        let mut closed = lean(false);
+        assert!(!closed.is_open() && !closed.is_open());
+        assert_eq!(closed.inner.probes, 2);
+    }
+
+    #[test]
+    fn the_transport_below_gets_the_rounded_timeout() {
+        let mut t = lean(true);
+        let d = Duration::from_millis(29_999) + Duration::from_nanos(123_456);
+        t.transmit_output(0, after(d)).unwrap();
+        t.await_input(NextTimeout::default()).unwrap();
+        assert_eq!(t.inner.timeouts, [Left::Exact(round_down(d)), Left::NotHappening]);
+        assert!(round_down(d) < d);
+    }
 
     #[test]
     fn timeouts_round_down_by_less_than_a_64th() {
