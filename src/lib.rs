@@ -18,5 +18,7 @@ pub mod net;
 pub mod secret;
 pub mod sha256;
 pub mod signals;
+// Shared with the integration tests (tests/support), which use all of it.
 #[cfg(test)]
+#[allow(dead_code)]
 mod test_dir;

@@ -345,13 +345,13 @@ impl Fake {
         }
     }
 
-    /// Give each new device code its own user code, decided by `decide_device`.
     /// Close every connection after its answer although the answer said keep-alive,
     /// as a server whose idle timeout fired the moment the client looked away.
     pub fn close_after_each_answer(&self) {
         self.shared.lock().close_after_answer = true;
     }
 
+    /// Give each new device code its own user code, decided by `decide_device`.
     pub fn use_device_decisions(&self) {
         self.shared.lock().device_decisions = true;
     }

@@ -5,71 +5,20 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_loopops-mcp");
 
-/// A fresh directory under the system temp dir, unique per test, removed when the
-/// test is done with it: a full suite used to leave ~300 directories (and, with the
-/// README test's binary copies, 250 MB) behind per run, which filled CI's disk.
-/// A failing test keeps its directory and says where, since that is when it is read.
-pub struct TempDir(PathBuf);
+#[path = "../../src/test_dir.rs"]
+mod test_dir;
+pub use test_dir::TestDir as TempDir;
+use test_dir::{PREFIX, remove_all};
 
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for TempDir {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_os_str()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("test directory kept for inspection: {}", self.0.display());
-        } else {
-            remove_all(&self.0);
-        }
-    }
-}
-
-/// Remove a test directory, retrying briefly: on Windows a child that was just
-/// killed may hold a file in it for a moment.
-fn remove_all(dir: &Path) {
-    for _ in 0..50 {
-        match std::fs::remove_dir_all(dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            _ => return,
-        }
-    }
-}
-
-const PREFIX: &str = "loopops-test-";
-
+/// A fresh directory under the system temp dir, unique per test, removed with the
+/// value (`src/test_dir.rs`).
 pub fn temp_dir(tag: &str) -> TempDir {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "{PREFIX}{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
+    TempDir::new(tag)
 }
 
 /// The sign-in store every process of this test binary shares unless a test sets
@@ -79,10 +28,7 @@ pub fn temp_dir(tag: &str) -> TempDir {
 pub fn shared_store() -> PathBuf {
     static DIR: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
         remove_ended_stores();
-        let dir = temp_dir("store");
-        let path = dir.0.clone();
-        std::mem::forget(dir);
-        path
+        temp_dir("store").keep()
     });
     DIR.clone()
 }
