@@ -102,7 +102,21 @@ fn scrub_with(known: &[Known], text: &str) -> String {
 pub fn contains_known(text: &str) -> bool {
     lock()
         .iter()
-        .any(|k| text.contains(k.raw.as_str()) || k.escaped.as_deref().is_some_and(|e| text.contains(e)))
+        .any(|k| occurs(text, &k.raw) || k.escaped.as_deref().is_some_and(|e| occurs(text, e)))
+}
+
+/// How many first bytes of a secret are looked for before the whole of it.
+const PROBE: usize = 32;
+
+/// `text.contains(needle)`, sooner: std finds a needle of up to 32 bytes with SIMD,
+/// but a longer one (an Okta JWT is ~1 kB) costs a Two-Way setup over all of it on
+/// every call, more than the search itself. A secret's start rarely occurs.
+fn occurs(text: &str, needle: &str) -> bool {
+    let mut end = needle.len().min(PROBE);
+    while !needle.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.contains(&needle[..end]) && text.contains(needle)
 }
 
 /// Scrub every string (and key) of a JSON value in place.
@@ -313,6 +327,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_long_secret_is_found_only_whole() {
+        // A JWT's length, and characters of several bytes across the probe's edge.
+        let long = format!("eyJ{}é€{}", "a1".repeat(14), "b2".repeat(500));
+        let _s = Secret::new(long.clone());
+        assert!(contains_known(&format!("x{long}y")));
+        assert!(contains_known(&long));
+        // Its first 32 bytes and more, but not the whole.
+        assert!(!contains_known(&format!("x{}y", &long[..long.len() - 1])));
+        assert!(!contains_known(&long[..40]));
+        assert!(occurs("abcé", "cé") && !occurs("abc", "cé"));
     }
 
     #[test]

@@ -117,6 +117,12 @@ impl Bounded {
     }
 }
 
+/// Whether `parse` keeps any body of `len` bytes whole, whatever its shape: every node
+/// takes at least a byte of the text, so it cannot cost more than this.
+pub fn never_cuts(len: usize) -> bool {
+    len.saturating_mul(NODE_COST + 1) < PARSE_BUDGET
+}
+
 /// Parse JSON into a value that never costs much more than `budget` bytes of memory.
 pub fn parse(bytes: &[u8], budget: usize) -> Result<Bounded, serde_json::Error> {
     let mut state = State {

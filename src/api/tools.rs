@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use crate::api::bound::{self, Bounded, CutKind};
-use crate::api::trpc::Client;
+use crate::api::trpc::{Client, Output};
 use crate::auth::Auth;
 use crate::auth::settings::Settings;
 use crate::catalog::Tool;
@@ -40,17 +40,33 @@ impl Executor {
         args: &Value,
         on_retry: &mut dyn FnMut(&str),
     ) -> Result<Bounded, ApiError> {
-        let client = match &mut self.client {
-            Some(c) => c,
-            // Not connected yet, or not configured last time: settings are read again
-            // so that a `login` in a terminal takes effect without a restart.
-            None => {
-                let settings =
-                    Settings::load(&self.server_name, self.config.as_deref()).map_err(ApiError::Config)?;
-                self.client.insert(client_for(&settings, &self.server_name)?)
-            }
-        };
-        client.call(&tool.procedure, tool.kind, Some(args), on_retry)
+        self.client()?
+            .call(&tool.procedure, tool.kind, Some(args), on_retry)
+    }
+
+    /// The same for a tool result: an answer that fits it whole (`structured`: its
+    /// JSON is there twice) is passed on as compact JSON, unparsed.
+    pub fn call_for_result(
+        &mut self,
+        tool: &Tool,
+        args: &Value,
+        structured: bool,
+        on_retry: &mut dyn FnMut(&str),
+    ) -> Result<Output, ApiError> {
+        let max = MAX_RESULT_TEXT / copies(structured);
+        self.client()?
+            .call_for_result(&tool.procedure, tool.kind, Some(args), max, on_retry)
+    }
+
+    fn client(&mut self) -> Result<&mut Client, ApiError> {
+        // Not connected yet, or not configured last time: settings are read again so
+        // that a `login` in a terminal takes effect without a restart.
+        if self.client.is_none() {
+            let settings =
+                Settings::load(&self.server_name, self.config.as_deref()).map_err(ApiError::Config)?;
+            self.client = Some(client_for(&settings, &self.server_name)?);
+        }
+        Ok(self.client.as_mut().expect("connected just above"))
     }
 }
 
@@ -107,6 +123,27 @@ pub fn success(answer: Bounded, structured: bool, pageable: bool) -> Value {
     Value::Object(result)
 }
 
+/// The same for an answer passed on as its compact JSON (`Output::Compact`), written
+/// as `success` would write it: the text block, then `structuredContent`.
+pub fn success_json(data: &str, structured: bool) -> String {
+    let mut out = String::with_capacity(data.len() * (1 + copies(structured)) + 64);
+    out.push_str(r#"{"content":[{"type":"text","text":"#);
+    let text = serde_json::to_string(data).expect("a string always serializes");
+    out.push_str(&text);
+    out.push_str("}]");
+    if structured {
+        out.push_str(r#","structuredContent":"#);
+        out.push_str(data);
+    }
+    out.push('}');
+    out
+}
+
+/// The text block is the compact JSON; `structuredContent` repeats it.
+fn copies(structured: bool) -> usize {
+    if structured { 2 } else { 1 }
+}
+
 /// A failed `tools/call` result: `isError` with one text that says what to do.
 pub fn failure(text: String) -> Value {
     json!({"content": [{"type": "text", "text": text}], "isError": true})
@@ -139,9 +176,8 @@ fn scrubbed_text(value: &mut Value) -> String {
 /// Says what was left out and how to narrow the request. Returns the value, its
 /// compact JSON (the text block) and the note.
 fn fit(mut answer: Bounded, max: usize, structured: bool, pageable: bool) -> (Value, String, Option<String>) {
-    // The text block is the compact JSON; `structuredContent` repeats it. The note
-    // itself takes a little room.
-    let copies = if structured { 2 } else { 1 };
+    // The note itself takes a little room.
+    let copies = copies(structured);
     let text = scrubbed_text(&mut answer.value);
     if answer.cuts.is_empty() && text.len() <= max / copies {
         return (answer.value, text, None);

@@ -11,18 +11,41 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::bound::{self, Bounded, Seg};
+use crate::api::compact;
 use crate::auth::Auth;
 use crate::catalog::Kind;
 use crate::error::ApiError;
 use crate::log;
 use crate::net::http::{self, Body, Failure, Http, Reply};
 use crate::net::page;
+use crate::secret;
 
 /// The largest answer we read (a page of 100 full deals is well under 1 MB).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The longest `Retry-After` we wait out before retrying; longer ones are reported.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// A procedure's output, as a tool result uses it.
+#[derive(Debug)]
+pub enum Output {
+    /// An object's compact JSON, exactly as parsing and serializing it would write it.
+    Compact(String),
+    /// Parsed, and bounded in memory.
+    Tree(Bounded),
+}
+
+impl Output {
+    /// As a tree, for code that reads the answer.
+    pub fn into_tree(self) -> Bounded {
+        match self {
+            Output::Tree(b) => b,
+            Output::Compact(json) => {
+                Bounded::whole(serde_json::from_str(&json).expect("compact JSON parses"))
+            }
+        }
+    }
+}
 
 pub struct Client {
     http: Http,
@@ -53,6 +76,38 @@ impl Client {
         input: Option<&Value>,
         on_retry: &mut dyn FnMut(&str),
     ) -> Result<Bounded, ApiError> {
+        interpret_bounded(self.send(procedure, kind, input, on_retry)?)
+    }
+
+    /// The same for a tool's answer, which is passed on whole when it can be: as its
+    /// compact JSON if that is an object of at most `max` bytes with no secret in it.
+    pub fn call_for_result(
+        &mut self,
+        procedure: &str,
+        kind: Kind,
+        input: Option<&Value>,
+        max: usize,
+        on_retry: &mut dyn FnMut(&str),
+    ) -> Result<Output, ApiError> {
+        let reply = self.send(procedure, kind, input, on_retry)?;
+        if (200..300).contains(&reply.status)
+            && let Some(json) = compact::result_json(&reply.body, max)
+            // One that echoes a token is scrubbed on the slow path.
+            && !secret::contains_known(&json)
+        {
+            return Ok(Output::Compact(json));
+        }
+        interpret_bounded(reply).map(Output::Tree)
+    }
+
+    /// Send the call with the retry rules; the last answer, whatever its status.
+    fn send(
+        &mut self,
+        procedure: &str,
+        kind: Kind,
+        input: Option<&Value>,
+        on_retry: &mut dyn FnMut(&str),
+    ) -> Result<Reply, ApiError> {
         let (url, body) = self.request_parts(procedure, kind, input);
         let method = if kind == Kind::Query { "GET" } else { "POST" };
         let ms = self.http.timeout.as_millis() as u64;
@@ -104,7 +159,7 @@ impl Client {
                     continue;
                 }
             }
-            return interpret_bounded(reply);
+            return Ok(reply);
         }
     }
 

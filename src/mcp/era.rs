@@ -7,6 +7,8 @@
 //! latest handshake revision, as scripts piping a `tools/call` expect). The handlers
 //! see only an [`Envelope`]: what version shapes the answer, what the client can do.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value, json};
 
 use crate::log::Level;
@@ -149,6 +151,24 @@ impl Envelope {
         {
             m.insert("resultType".into(), Value::String("complete".into()));
             add_server_info(m);
+        }
+        result
+    }
+
+    /// `complete` for a result already serialized (a JSON object of ours, without
+    /// `resultType` or `_meta`): the modern fields are spliced in before its end.
+    pub fn complete_json(&self, mut result: String) -> String {
+        if self.modern() {
+            static TAIL: OnceLock<String> = OnceLock::new();
+            let tail = TAIL.get_or_init(|| {
+                let mut m = Map::new();
+                m.insert("resultType".into(), Value::String("complete".into()));
+                add_server_info(&mut m);
+                let json = Value::Object(m).to_string();
+                format!(",{}", &json[1..json.len() - 1])
+            });
+            debug_assert!(result.ends_with('}') && result.len() > 2);
+            result.insert_str(result.len() - 1, tail);
         }
         result
     }

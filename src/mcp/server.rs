@@ -7,6 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use serde_json::{Map, Value, json};
 
 use crate::api::tools::{self, Executor};
+use crate::api::trpc::Output;
 use crate::catalog::toolsets::Selection;
 use crate::catalog::{self, Tool};
 use crate::log::{self, Level};
@@ -32,6 +33,15 @@ pub trait Sink {
     fn send_prebuilt(&mut self, id: &Value, result: &Prebuilt) -> io::Result<()> {
         self.send(&jsonrpc::result(id.clone(), result.value.clone()))
     }
+    /// The answer to request `id` with a result already serialized.
+    fn send_json(&mut self, id: &Value, result: &str) -> io::Result<()> {
+        self.send(&jsonrpc::result(id.clone(), parse_ours(result)))
+    }
+}
+
+/// A result we serialized ourselves, as a value again (batches, captures).
+fn parse_ours(json: &str) -> Value {
+    serde_json::from_str(json).expect("a result we serialized parses")
 }
 
 /// Compact JSON, one message per line.
@@ -86,6 +96,26 @@ impl<W: Write> Sink for LineSink<W> {
         self.out.write_all(&self.buf)
     }
 
+    /// Spliced in as it is, unless the line would carry a known secret: then it goes
+    /// through `send`, which scrubs it.
+    fn send_json(&mut self, id: &Value, result: &str) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        serde_json::to_writer(&mut self.buf, id).map_err(io::Error::other)?;
+        self.buf.extend_from_slice(b",\"result\":");
+        self.buf.extend_from_slice(result.as_bytes());
+        self.buf.extend_from_slice(b"}");
+        let leaks = match std::str::from_utf8(&self.buf) {
+            Ok(text) => crate::secret::contains_known(text),
+            Err(_) => true,
+        };
+        if leaks {
+            return self.send(&jsonrpc::result(id.clone(), parse_ours(result)));
+        }
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -114,12 +144,15 @@ pub enum Answer {
     Later,
     /// A result that never changes, already in its era's envelope.
     Prebuilt(&'static Prebuilt),
+    /// `Complete`, already serialized: a tool's answer passed on from the API's bytes.
+    CompleteJson(String),
 }
 
 /// An answer on its way out.
 enum Outgoing {
     Message(Value),
     Prebuilt(Value, &'static Prebuilt),
+    Json(Value, String),
 }
 
 impl Outgoing {
@@ -127,6 +160,7 @@ impl Outgoing {
         match self {
             Outgoing::Message(m) => out.send(&m),
             Outgoing::Prebuilt(id, result) => out.send_prebuilt(&id, result),
+            Outgoing::Json(id, result) => out.send_json(&id, &result),
         }
     }
 
@@ -135,6 +169,7 @@ impl Outgoing {
         match self {
             Outgoing::Message(m) => m,
             Outgoing::Prebuilt(id, result) => jsonrpc::result(id, result.value.clone()),
+            Outgoing::Json(id, result) => jsonrpc::result(id, parse_ours(&result)),
         }
     }
 }
@@ -376,6 +411,7 @@ impl Server {
             })),
             Ok(Answer::Later) => None,
             Ok(Answer::Prebuilt(result)) => Some(Outgoing::Prebuilt(id, result)),
+            Ok(Answer::CompleteJson(result)) => Some(Outgoing::Json(id, env.complete_json(result))),
             Err(err) => Some(Outgoing::Message(jsonrpc::error(id, &err))),
         })
     }
@@ -558,7 +594,8 @@ impl Server {
             return Ok(end);
         }
         let progress = progress_token(params);
-        let result = self.run_tool(tool, &args, progress, out);
+        let structured = version.has_titles_and_structured_output();
+        let result = self.run_tool(tool, &args, structured, progress, out);
         if let Err(e) = &result
             && let Some(ask) = sign_in::url_elicitation(env, e)
         {
@@ -570,11 +607,14 @@ impl Server {
             return Ok(Answer::InputRequired(ask));
         }
         Ok(Answer::Complete(match result {
-            Ok(answer) if answer.value.is_object() => {
-                let pageable = tool.input["properties"].get("cursor").is_some();
-                tools::success(answer, version.has_titles_and_structured_output(), pageable)
+            Ok(Output::Compact(json)) => {
+                return Ok(Answer::CompleteJson(tools::success_json(&json, structured)));
             }
-            Ok(other) => tools::failure(format!(
+            Ok(Output::Tree(answer)) if answer.value.is_object() => {
+                let pageable = tool.input["properties"].get("cursor").is_some();
+                tools::success(answer, structured, pageable)
+            }
+            Ok(Output::Tree(other)) => tools::failure(format!(
                 "The Loop API answered {} with {}, not an object; this server cannot use it. Report this to the Loop Operations team.",
                 tool.procedure,
                 json_kind(&other.value)
@@ -620,8 +660,8 @@ impl Server {
         let Some((read, read_args)) = confirm::lookup(tool, args) else {
             return Ok(confirm::question(tool, args, &Value::Null));
         };
-        match self.run_tool(read, &read_args, None, out) {
-            Ok(current) => Ok(confirm::question(tool, args, &current.value)),
+        match self.run_tool(read, &read_args, false, None, out) {
+            Ok(current) => Ok(confirm::question(tool, args, &current.into_tree().value)),
             Err(e) => Err(confirm::lookup_failed(read, &e)),
         }
     }
@@ -804,9 +844,10 @@ impl Server {
         &mut self,
         tool: &Tool,
         args: &Value,
+        structured: bool,
         progress: Option<Value>,
         out: &mut dyn Sink,
-    ) -> Result<crate::api::bound::Bounded, crate::error::ApiError> {
+    ) -> Result<Output, crate::error::ApiError> {
         // Answers sent before this call must not wait for the network.
         let _ = out.flush();
         let mut step = 0u32;
@@ -822,7 +863,8 @@ impl Server {
                 let _ = out.send(&note).and_then(|_| out.flush());
             }
         };
-        self.executor.call(tool, args, &mut on_retry)
+        self.executor
+            .call_for_result(tool, args, structured, &mut on_retry)
     }
 
     fn prompts_get(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -906,5 +948,48 @@ mod tests {
                 .unwrap();
             assert_eq!(fast.out, slow.out, "{id}");
         }
+    }
+
+    /// A tool's answer passed on from the API's bytes is the line the parsed answer
+    /// would have made, in both eras, with and without `structuredContent`; and a line
+    /// that would carry a secret is scrubbed all the same.
+    #[test]
+    fn a_compact_result_is_byte_for_byte_the_result_it_stands_for() {
+        let data = r#"{"id":"deal_1","name":"Acme \"renewal\" ü\n","amount":1.50,"tags":[],"x":{"y":null}}"#;
+        let modern = Envelope::of(
+            json!({"_meta": {era::META_VERSION: "2026-07-28", era::META_CAPABILITIES: {}}})
+                .as_object()
+                .unwrap(),
+            None,
+        )
+        .unwrap();
+        let legacy = Envelope::of(&Map::new(), None).unwrap();
+        for env in [modern, legacy] {
+            for structured in [true, false] {
+                let id = json!("call \"1\"");
+                let mut fast = LineSink::new(Vec::new());
+                let json = env.complete_json(tools::success_json(data, structured));
+                Outgoing::Json(id.clone(), json).send(&mut fast).unwrap();
+                let tree = crate::api::bound::Bounded::whole(serde_json::from_str(data).unwrap());
+                let mut slow = LineSink::new(Vec::new());
+                let result = env.complete(tools::success(tree, structured, true));
+                Outgoing::Message(jsonrpc::result(id, result))
+                    .send(&mut slow)
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&fast.out),
+                    String::from_utf8_lossy(&slow.out),
+                    "{:?} structured {structured}",
+                    env.version
+                );
+            }
+        }
+        let secret = "at-compact-line-0123456789";
+        crate::secret::remember(secret);
+        let mut sink = LineSink::new(Vec::new());
+        let json = tools::success_json(&format!(r#"{{"note":"{secret}"}}"#), true);
+        sink.send_json(&json!(1), &json).unwrap();
+        let line = String::from_utf8(sink.out).unwrap();
+        assert!(!line.contains(secret) && line.contains("[redacted]"), "{line}");
     }
 }

@@ -1,0 +1,420 @@
+//! The fast path for the common answer: a small object that needs no cutting. The
+//! body is copied in one pass with the whitespace dropped, noting where `result.data`
+//! (or `result.data.json`) is, and that part is the answer, when the copy is byte for
+//! byte what parsing it (`bound::parse`) and serializing it again would write. Building a `Value` tree,
+//! serializing it twice and dropping it was four fifths of the CPU a tool call cost.
+//!
+//! Whatever the copy might get wrong goes the slow way instead: a body large enough
+//! for `bound::parse` to cut, escapes serde_json would write differently (`\/`,
+//! `\u00e9`; they could also spell a secret the scrubber would not see), duplicate
+//! keys (a map keeps the last), nesting past serde_json's recursion limit. Numbers are
+//! copied as written, but for the exponent, which serde_json writes as `e+5` for `E5`.
+
+use std::ops::Range;
+
+use serde::de::IgnoredAny;
+
+use crate::api::bound;
+
+/// Deeper than this, serde_json's own limit (128) could be near: leave it to the parse.
+const MAX_DEPTH: usize = 100;
+
+/// The compact JSON of the answer's `result.data[.json]`, if it is an object of at most
+/// `max` bytes and the copy is exact; `None`: parse the body instead.
+pub fn result_json(body: &[u8], max: usize) -> Option<String> {
+    if !bound::never_cuts(body.len()) {
+        return None;
+    }
+    // Valid JSON, one document: the copy below relies on it.
+    serde_json::from_slice::<IgnoredAny>(body).ok()?;
+    let (out, found) = compact(body)?;
+    // `result.data.json` when `data` has that key (even if it is no object: then the
+    // parse says so), else `result.data`; as `trpc::extract_result`.
+    let span = if found.data_has_json {
+        found.json?
+    } else {
+        found.data?
+    };
+    if span.len() > max {
+        return None;
+    }
+    // The validation above does not check UTF-8 inside strings; this does.
+    String::from_utf8(out[span].to_vec()).ok()
+}
+
+/// Where a body's data is in its compact copy. Only objects are recorded: an answer
+/// of another shape goes the slow way, to be refused there.
+#[derive(Default)]
+struct Found {
+    /// The object `result.data`.
+    data: Option<Range<usize>>,
+    /// The object `result.data.json`.
+    json: Option<Range<usize>>,
+    /// `result.data` has a `json` key (of any type).
+    data_has_json: bool,
+}
+
+/// How far down the path to the data an open object is: the answer (or a batch's
+/// first answer), its `result`, `result.data`, `result.data.json`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Batch,
+    Answer,
+    Result,
+    Data,
+    Json,
+    Elsewhere,
+}
+
+/// One open object or list: its level, its start in the copy, where its keys start
+/// (objects), whether an item came yet (lists).
+struct Open {
+    object: bool,
+    level: Level,
+    start: usize,
+    keys: usize,
+    items: usize,
+}
+
+/// The body (valid JSON) without whitespace, and where its data is; `None` at anything
+/// serde_json would not write back the same.
+fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
+    let mut out = Vec::with_capacity(src.len());
+    let mut found = Found::default();
+    let mut open: Vec<Open> = Vec::new();
+    // The keys of every open object, innermost last: one seen twice is refused.
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut key_next = false;
+    let mut i = 0;
+    while i < src.len() {
+        match src[i] {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'"' => {
+                let end = copy_string(src, i, &mut out)?;
+                if key_next {
+                    let key = &src[i..end];
+                    let top = open.last().expect("a key is inside an object");
+                    if keys[top.keys..].contains(&key) {
+                        return None;
+                    }
+                    if top.level == Level::Data && key == b"\"json\"" {
+                        found.data_has_json = true;
+                    }
+                    keys.push(key);
+                    key_next = false;
+                }
+                i = end;
+            }
+            c @ (b'{' | b'[') => {
+                if open.len() >= MAX_DEPTH {
+                    return None;
+                }
+                let level = match open.last() {
+                    None if c == b'[' => Level::Batch,
+                    None => Level::Answer,
+                    Some(p) if p.level == Level::Batch && p.items == 0 && c == b'{' => Level::Answer,
+                    Some(p) if p.object && c == b'{' => {
+                        let key = keys.last().copied().unwrap_or_default();
+                        match (p.level, key) {
+                            (Level::Answer, b"\"result\"") => Level::Result,
+                            (Level::Result, b"\"data\"") => Level::Data,
+                            (Level::Data, b"\"json\"") => Level::Json,
+                            _ => Level::Elsewhere,
+                        }
+                    }
+                    Some(_) => Level::Elsewhere,
+                };
+                open.push(Open {
+                    object: c == b'{',
+                    level,
+                    start: out.len(),
+                    keys: keys.len(),
+                    items: 0,
+                });
+                key_next = c == b'{';
+                out.push(c);
+                i += 1;
+            }
+            c @ (b'}' | b']') => {
+                let top = open.pop().expect("brackets balance in valid JSON");
+                keys.truncate(top.keys);
+                out.push(c);
+                match top.level {
+                    Level::Data => found.data = Some(top.start..out.len()),
+                    Level::Json => found.json = Some(top.start..out.len()),
+                    _ => {}
+                }
+                i += 1;
+            }
+            b',' => {
+                if let Some(top) = open.last_mut() {
+                    top.items += 1;
+                    key_next = top.object;
+                }
+                out.push(b',');
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => i = copy_number(src, i, &mut out),
+            c => {
+                // `:`, or a letter of `true`, `false`, `null`.
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some((out, found))
+}
+
+/// Copy the number at `i` as serde_json writes it back (`arbitrary_precision` keeps
+/// its digits): the exponent as `e`, with its sign. Returns the index just past it.
+fn copy_number(src: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
+    while let Some(&c) = src.get(i) {
+        match c {
+            b'e' | b'E' => {
+                out.push(b'e');
+                if !matches!(src.get(i + 1), Some(b'+' | b'-')) {
+                    out.push(b'+');
+                }
+            }
+            b'-' | b'+' | b'.' | b'0'..=b'9' => out.push(c),
+            _ => break,
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Copy the string at `i` (its quotes included); `None` at an escape serde_json would
+/// write differently. Returns the index just past it.
+fn copy_string(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match *src.get(j)? {
+            b'"' => break,
+            b'\\' => {
+                let len = match *src.get(j + 1)? {
+                    b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                    b'u' if canonical_control_escape(src.get(j + 2..j + 6)?) => 6,
+                    _ => return None,
+                };
+                j += len;
+            }
+            // Invalid JSON; the validation should have refused it already.
+            0..=0x1f => return None,
+            _ => j += 1,
+        }
+    }
+    out.extend_from_slice(&src[i..=j]);
+    Some(j + 1)
+}
+
+/// `\u00XX` exactly as serde_json writes a control character: lowercase hex, and not
+/// one of those it writes as `\b`, `\t`, `\n`, `\f` or `\r`.
+fn canonical_control_escape(hex: &[u8]) -> bool {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    match hex {
+        [b'0', b'0', hi, lo] => match (digit(*hi), digit(*lo)) {
+            (Some(hi), Some(lo)) => hi < 2 && !matches!(hi * 16 + lo, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// What the slow path writes for the same body: parse, take the data, serialize.
+    fn slow(body: &str) -> Option<String> {
+        let b = bound::parse(body.as_bytes(), bound::PARSE_BUDGET).ok()?;
+        let mut v = b.value;
+        if let Value::Array(items) = v {
+            v = items.into_iter().next()?;
+        }
+        let data = v.get_mut("result")?.get_mut("data")?.take();
+        let data = match data.get("json") {
+            Some(_) => data["json"].clone(),
+            None => data,
+        };
+        data.is_object().then(|| serde_json::to_string(&data).unwrap())
+    }
+
+    fn fast(body: &str) -> Option<String> {
+        result_json(body.as_bytes(), 100_000)
+    }
+
+    /// Every body the fast path takes, it copies exactly as the slow path writes it.
+    #[test]
+    fn the_copy_is_what_parsing_and_serializing_would_write() {
+        let bodies = [
+            r#"{"result":{"data":{"json":{"a":1},"meta":{"values":{}}}}}"#,
+            "{ \"result\" : { \"data\" : { \"json\" : { \"a\" : [ 1 , 2 ] ,\n\t\"b\" : { } } } } }",
+            r#"[{"result":{"data":{"b":2}}},{"result":{"data":{"c":3}}}]"#,
+            r#"{"result":{"data":{"n":[-0,1.0,1E5,1e5,1e+5,1E-7,1.5e3,-1.5E-0,1e05,1e400,123456789012345678901234567890,0.10,-0.0]}}}"#,
+            r#"{"result":{"data":{"s":"tab\tq\"b\\s\n\r\b\f\u0001\u001fé€😀 ","t":true,"f":false,"z":null}}}"#,
+            r#"{"result":{"data":{"json":{"k":{"k":{"k":[{"k":1},{"k":2}]}}}}}}"#,
+            r#"{"result":{"data":{"json":{"same":1},"other":2}}}"#,
+        ];
+        for body in bodies {
+            let f = fast(body);
+            assert!(f.is_some(), "the fast path should take {body}");
+            assert_eq!(f, slow(body), "{body}");
+        }
+    }
+
+    /// Forms the copy could get wrong go the slow way.
+    #[test]
+    fn anything_the_copy_could_get_wrong_is_left_to_the_parse() {
+        let deep = format!(
+            r#"{{"result":{{"data":{}1{}}}}}"#,
+            "{\"a\":[".repeat(60),
+            "]}".repeat(60)
+        );
+        let cases = [
+            r#"{"result":{"data":{"url":"a\/b"}}}"#,
+            r#"{"result":{"data":{"s":"\u00e9"}}}"#,
+            r#"{"result":{"data":{"s":"\u0041"}}}"#,
+            r#"{"result":{"data":{"s":"\u001F"}}}"#,
+            r#"{"result":{"data":{"s":"\u000a"}}}"#,
+            r#"{"result":{"data":{"s":"\ud83d\ude00"}}}"#,
+            r#"{"result":{"data":{"a":1,"b":2,"a":3}}}"#,
+            r#"{"result":{"data":{"json":{"x":1}}},"result":{"data":{"json":{"y":2}}}}"#,
+            r#"{"result":{"data":{"k\u0073":1}}}"#,
+            r#"{"result":{"d\u0061ta":{"a":1}}}"#,
+            r#"{"result":{"data":[1,2]}}"#,
+            r#"{"result":{"data":{"json":"text"}}}"#,
+            r#"{"result":{"data":{"a":1}}} trailing"#,
+            r#"{"result":{"data":{"a":1}"#,
+            "{\"result\":{\"data\":{\"a\":\"raw\u{1}control\"}}}",
+            r#"{"error":{"json":{"message":"no"}}}"#,
+            "",
+            deep.as_str(),
+        ];
+        for body in cases {
+            assert_eq!(fast(body), None, "{body}");
+        }
+        // Invalid UTF-8 inside a string.
+        assert_eq!(
+            result_json(b"{\"result\":{\"data\":{\"a\":\"\xff\"}}}", 1000),
+            None
+        );
+        // A duplicate key in one object is not a duplicate in another.
+        assert!(fast(r#"{"result":{"data":{"a":{"a":1},"b":{"a":2}}}}"#).is_some());
+    }
+
+    #[test]
+    fn only_answers_under_the_limit_and_under_the_parse_budget() {
+        let body = r#"{"result":{"data":{"json":{"items":[1,2,3]}}}}"#;
+        assert_eq!(
+            result_json(body.as_bytes(), 17).as_deref(),
+            Some(r#"{"items":[1,2,3]}"#)
+        );
+        assert_eq!(result_json(body.as_bytes(), 16), None);
+        let big = format!(
+            r#"{{"result":{{"data":{{"items":[{}0]}}}}}}"#,
+            "0,".repeat(bound::PARSE_BUDGET)
+        );
+        assert_eq!(result_json(big.as_bytes(), usize::MAX), None);
+    }
+
+    /// A random document in random spacing, with the escapes, numbers and repeated
+    /// keys an API could send.
+    /// xorshift64 from a fixed seed, so that a failure repeats.
+    fn next(rng: &mut u64, n: u64) -> u64 {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        *rng % n
+    }
+
+    fn random_value(rng: &mut u64, depth: usize, out: &mut String) {
+        const SPACE: [&str; 4] = ["", " ", "\n  ", "\t"];
+        const STRINGS: [&str; 10] = [
+            "plain",
+            "q\\\"uote",
+            "\\n\\t\\r",
+            "\\u0001\\u001f",
+            "\\u001F",
+            "\\/",
+            "é😀",
+            "\\u00e9",
+            "\\b\\f",
+            "",
+        ];
+        const NUMBERS: [&str; 8] = [
+            "0",
+            "-0",
+            "1.50",
+            "1E5",
+            "2e-3",
+            "12345678901234567890123",
+            "-7",
+            "3.0e+2",
+        ];
+        const KEYS: [&str; 5] = ["id", "name", "a", "json", "data"];
+        let sp = SPACE[next(rng, 4) as usize];
+        out.push_str(sp);
+        match next(rng, if depth > 4 { 4 } else { 7 }) {
+            0 => out.push_str(["true", "false", "null"][next(rng, 3) as usize]),
+            1 => out.push_str(NUMBERS[next(rng, 8) as usize]),
+            2 | 3 => {
+                out.push('"');
+                out.push_str(STRINGS[next(rng, 10) as usize]);
+                out.push('"');
+            }
+            4 => {
+                out.push('[');
+                for i in 0..next(rng, 4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    random_value(rng, depth + 1, out);
+                }
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                for i in 0..next(rng, 4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("{sp}\"{}\"{sp}:", KEYS[next(rng, 5) as usize]));
+                    random_value(rng, depth + 1, out);
+                }
+                out.push('}');
+            }
+        }
+        out.push_str(sp);
+    }
+
+    #[test]
+    fn random_documents_copy_exactly_or_go_the_slow_way() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let (mut taken, mut total) = (0, 0);
+        for _ in 0..3000 {
+            // An object, as a tool's answer is; random within.
+            let mut data = String::from(r#"{"v":"#);
+            random_value(&mut rng, 0, &mut data);
+            data.push('}');
+            for body in [
+                format!(r#"{{"result":{{"data":{{"json":{data},"meta":{{}}}}}}}}"#),
+                format!(r#"[{{"result":{{"data":{data}}}}}]"#),
+            ] {
+                assert!(serde_json::from_str::<IgnoredAny>(&body).is_ok(), "{body}");
+                total += 1;
+                if let Some(f) = fast(&body) {
+                    taken += 1;
+                    assert_eq!(Some(f), slow(&body), "{body}");
+                }
+            }
+        }
+        // Not a test of nothing: most objects are copied.
+        assert!(taken * 5 > total, "{taken} of {total}");
+    }
+}
