@@ -20,6 +20,8 @@ use crate::net::lean::LeanConnector;
 use crate::net::proxy;
 
 const USER_AGENT: &str = concat!("loopops-mcp/", env!("CARGO_PKG_VERSION"));
+/// A body's buffer is sized from its Content-Length up to this; a larger one grows.
+const PRESIZE_MAX: usize = 1024 * 1024;
 
 /// An answer, whatever its status.
 #[derive(Debug)]
@@ -266,11 +268,13 @@ impl Http {
         let retry_after = header(&response, "retry-after").and_then(|v| v.trim().parse().ok());
         let rate_limit_reset = header(&response, "x-rate-limit-reset").and_then(|v| v.trim().parse().ok());
         let location = header(&response, "location");
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(max_body as u64)
-            .read_to_vec()
+        // Sized from Content-Length, so that the body is read in place rather than in
+        // doubling steps; what the header promises is trusted only up to a bound.
+        let announced = header(&response, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(max_body).min(PRESIZE_MAX) + 1);
+        let mut reader = response.body_mut().with_config().limit(max_body as u64).reader();
+        std::io::Read::read_to_end(&mut reader, &mut body)
+            .map_err(ureq::Error::from)
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(max_body),
                 other => match classify(other) {
