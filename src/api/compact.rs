@@ -1,8 +1,9 @@
 //! The fast path for the common answer: a small object that needs no cutting. The
 //! body is copied in one pass with the whitespace dropped, noting where `result.data`
 //! (or `result.data.json`) is, and that part is the answer, when the copy is byte for
-//! byte what parsing it (`bound::parse`) and serializing it again would write. Building a `Value` tree,
-//! serializing it twice and dropping it was four fifths of the CPU a tool call cost.
+//! byte what parsing it (`bound::parse`) and serializing it again would write.
+//! Building a `Value` tree, serializing it twice and dropping it was four fifths of
+//! the CPU a tool call cost.
 //!
 //! Whatever the copy might get wrong goes the slow way instead: a body large enough
 //! for `bound::parse` to cut, escapes serde_json would write differently (`\/`,
@@ -38,8 +39,10 @@ pub fn result_json(body: &[u8], max: usize) -> Option<String> {
     if span.len() > max {
         return None;
     }
-    // The validation above does not check UTF-8 inside strings; this does.
-    String::from_utf8(out[span].to_vec()).ok()
+    // The validation above does not check UTF-8 inside strings; this does, over the
+    // whole body as the parse would.
+    let out = String::from_utf8(out).ok()?;
+    Some(out[span].to_string())
 }
 
 /// Where a body's data is in its compact copy. Only objects are recorded: an answer
@@ -299,7 +302,12 @@ mod tests {
         for body in cases {
             assert_eq!(fast(body), None, "{body}");
         }
-        // Invalid UTF-8 inside a string.
+        // Invalid UTF-8 inside a string, beside the data.
+        assert_eq!(
+            result_json(b"{\"result\":{\"data\":{\"a\":1},\"meta\":\"\xff\"}}", 1000),
+            None
+        );
+        // And in it.
         assert_eq!(
             result_json(b"{\"result\":{\"data\":{\"a\":\"\xff\"}}}", 1000),
             None
