@@ -1,6 +1,6 @@
 //! The fast path for the common answer: a small object that needs no cutting. The
-//! body is copied in one pass with the whitespace dropped, noting where `result.data`
-//! (or `result.data.json`) is, and that part is the answer, when the copy is byte for
+//! body is checked and copied in one pass with the whitespace dropped, noting where
+//! `result.data` (or `result.data.json`) is, and that part is the answer, when the copy is byte for
 //! byte what parsing it (`bound::parse`) and serializing it again would write.
 //! Building a `Value` tree, serializing it twice and dropping it was four fifths of
 //! the CPU a tool call cost.
@@ -13,8 +13,6 @@
 
 use std::ops::Range;
 
-use serde::de::IgnoredAny;
-
 use crate::api::bound;
 
 /// Deeper than this, serde_json's own limit (128) could be near: leave it to the parse.
@@ -26,8 +24,6 @@ pub fn result_json(body: &[u8], max: usize) -> Option<String> {
     if !bound::never_cuts(body.len()) {
         return None;
     }
-    // Valid JSON, one document: the copy below relies on it.
-    serde_json::from_slice::<IgnoredAny>(body).ok()?;
     let (out, found) = compact(body)?;
     // `result.data.json` when `data` has that key (even if it is no object: then the
     // parse says so), else `result.data`; as `trpc::extract_result`.
@@ -39,8 +35,8 @@ pub fn result_json(body: &[u8], max: usize) -> Option<String> {
     if span.len() > max {
         return None;
     }
-    // The validation above does not check UTF-8 inside strings; this does, over the
-    // whole body as the parse would.
+    // The pass checks the grammar, not UTF-8 inside strings; this does, over the whole
+    // body as the parse would.
     let out = String::from_utf8(out).ok()?;
     Some(out[span].to_string())
 }
@@ -79,36 +75,86 @@ struct Open {
     items: usize,
 }
 
-/// The body (valid JSON) without whitespace, and where its data is; `None` at anything
-/// serde_json would not write back the same.
+/// What may come next in `compact`'s pass.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A value: at the start, after `:`, after `,` in a list.
+    Value,
+    /// A value or `]`: just after `[`.
+    ValueOrClose,
+    /// A key or `}`: just after `{`.
+    KeyOrClose,
+    /// A key: after `,` in an object.
+    Key,
+    /// `:` after a key.
+    Colon,
+    /// `,` or the end of the enclosing object or list; at the top, only the end.
+    CommaOrClose,
+}
+
+/// The body without whitespace, and where its data is; `None` if it is not valid
+/// JSON, or holds anything serde_json would not write back the same. It checks the
+/// grammar as it goes (the parse says what is wrong with a body it refuses).
 fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
     let mut out = Vec::with_capacity(src.len());
     let mut found = Found::default();
     let mut open: Vec<Open> = Vec::new();
     // The keys of every open object, innermost last: one seen twice is refused.
     let mut keys: Vec<&[u8]> = Vec::new();
-    let mut key_next = false;
+    let mut next = Next::Value;
     let mut i = 0;
     while i < src.len() {
-        match src[i] {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-            b'"' => {
-                let end = copy_string(src, i, &mut out)?;
-                if key_next {
-                    let key = &src[i..end];
-                    let top = open.last().expect("a key is inside an object");
-                    if keys[top.keys..].contains(&key) {
-                        return None;
-                    }
-                    if top.level == Level::Data && key == b"\"json\"" {
-                        found.data_has_json = true;
-                    }
-                    keys.push(key);
-                    key_next = false;
-                }
-                i = end;
+        let c = src[i];
+        match (next, c) {
+            (_, b' ' | b'\t' | b'\n' | b'\r') => {
+                i += 1;
+                continue;
             }
-            c @ (b'{' | b'[') => {
+            (Next::KeyOrClose | Next::Key, b'"') => {
+                let end = copy_string(src, i, &mut out)?;
+                let key = &src[i..end];
+                let top = open.last()?;
+                if keys[top.keys..].contains(&key) {
+                    return None;
+                }
+                if top.level == Level::Data && key == b"\"json\"" {
+                    found.data_has_json = true;
+                }
+                keys.push(key);
+                next = Next::Colon;
+                i = end;
+                continue;
+            }
+            (Next::Colon, b':') => {
+                out.push(b':');
+                next = Next::Value;
+                i += 1;
+                continue;
+            }
+            (Next::CommaOrClose, b',') => {
+                let top = open.last_mut()?;
+                top.items += 1;
+                next = if top.object { Next::Key } else { Next::Value };
+                out.push(b',');
+                i += 1;
+                continue;
+            }
+            (Next::KeyOrClose | Next::CommaOrClose, b'}')
+            | (Next::ValueOrClose | Next::CommaOrClose, b']') => {
+                let top = open.pop()?;
+                if top.object != (c == b'}') {
+                    return None;
+                }
+                keys.truncate(top.keys);
+                out.push(c);
+                match top.level {
+                    Level::Data => found.data = Some(top.start..out.len()),
+                    Level::Json => found.json = Some(top.start..out.len()),
+                    _ => {}
+                }
+                i += 1;
+            }
+            (Next::Value | Next::ValueOrClose, b'{' | b'[') => {
                 if open.len() >= MAX_DEPTH {
                     return None;
                 }
@@ -134,57 +180,73 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                     keys: keys.len(),
                     items: 0,
                 });
-                key_next = c == b'{';
+                next = if c == b'{' {
+                    Next::KeyOrClose
+                } else {
+                    Next::ValueOrClose
+                };
                 out.push(c);
                 i += 1;
+                continue;
             }
-            c @ (b'}' | b']') => {
-                let top = open.pop().expect("brackets balance in valid JSON");
-                keys.truncate(top.keys);
-                out.push(c);
-                match top.level {
-                    Level::Data => found.data = Some(top.start..out.len()),
-                    Level::Json => found.json = Some(top.start..out.len()),
-                    _ => {}
+            (Next::Value | Next::ValueOrClose, b'"') => i = copy_string(src, i, &mut out)?,
+            (Next::Value | Next::ValueOrClose, b'-' | b'0'..=b'9') => i = copy_number(src, i, &mut out)?,
+            (Next::Value | Next::ValueOrClose, b't' | b'f' | b'n') => {
+                let word: &[u8] = match c {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if !src[i..].starts_with(word) {
+                    return None;
                 }
-                i += 1;
+                out.extend_from_slice(word);
+                i += word.len();
             }
-            b',' => {
-                if let Some(top) = open.last_mut() {
-                    top.items += 1;
-                    key_next = top.object;
-                }
-                out.push(b',');
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => i = copy_number(src, i, &mut out),
-            c => {
-                // `:`, or a letter of `true`, `false`, `null`.
-                out.push(c);
-                i += 1;
-            }
+            _ => return None,
         }
+        // A value ended: a `,` or a close may follow; at the top, nothing.
+        next = Next::CommaOrClose;
     }
-    Some((out, found))
+    (next == Next::CommaOrClose && open.is_empty()).then_some((out, found))
 }
 
 /// Copy the number at `i` as serde_json writes it back (`arbitrary_precision` keeps
-/// its digits): the exponent as `e`, with its sign. Returns the index just past it.
-fn copy_number(src: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
-    while let Some(&c) = src.get(i) {
-        match c {
-            b'e' | b'E' => {
-                out.push(b'e');
-                if !matches!(src.get(i + 1), Some(b'+' | b'-')) {
-                    out.push(b'+');
-                }
-            }
-            b'-' | b'+' | b'.' | b'0'..=b'9' => out.push(c),
-            _ => break,
+/// its digits): the exponent as `e`, with its sign. `None` if it is not a JSON
+/// number; else the index just past it.
+fn copy_number(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let digits = |mut j: usize| {
+        let from = j;
+        while src.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
         }
-        i += 1;
+        (j > from).then_some(j)
+    };
+    let mut j = i + usize::from(src[i] == b'-');
+    j = match src.get(j) {
+        Some(b'0') => j + 1,
+        Some(b'1'..=b'9') => digits(j)?,
+        _ => return None,
+    };
+    if src.get(j) == Some(&b'.') {
+        j = digits(j + 1)?;
     }
-    i
+    out.extend_from_slice(&src[i..j]);
+    if matches!(src.get(j), Some(b'e' | b'E')) {
+        out.push(b'e');
+        j += 1;
+        match src.get(j) {
+            Some(&sign @ (b'+' | b'-')) => {
+                out.push(sign);
+                j += 1;
+            }
+            _ => out.push(b'+'),
+        }
+        let from = j;
+        j = digits(j)?;
+        out.extend_from_slice(&src[from..j]);
+    }
+    Some(j)
 }
 
 /// Copy the string at `i` (its quotes included); `None` at an escape serde_json would
@@ -231,6 +293,7 @@ fn canonical_control_escape(hex: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::de::IgnoredAny;
     use serde_json::Value;
 
     /// What the slow path writes for the same body: parse, take the data, serialize.
@@ -293,7 +356,23 @@ mod tests {
             r#"{"result":{"data":[1,2]}}"#,
             r#"{"result":{"data":{"json":"text"}}}"#,
             r#"{"result":{"data":{"a":1}}} trailing"#,
+            r#"{"result":{"data":{"a":1}}}}"#,
             r#"{"result":{"data":{"a":1}"#,
+            r#"{"result":{"data":{"a":01}}}"#,
+            r#"{"result":{"data":{"a":1.}}}"#,
+            r#"{"result":{"data":{"a":.5}}}"#,
+            r#"{"result":{"data":{"a":1e}}}"#,
+            r#"{"result":{"data":{"a":-}}}"#,
+            r#"{"result":{"data":{"a":tru}}}"#,
+            r#"{"result":{"data":{"a":nul,"b":1}}}"#,
+            r#"{"result":{"data":{"a":1,}}}"#,
+            r#"{"result":{"data":{"a":[1,]}}}"#,
+            r#"{"result":{"data":{"a" 1}}}"#,
+            r#"{"result":{"data":{"a":1 "b":2}}}"#,
+            r#"{"result":{"data":{"a":[1}}}"#,
+            r#"{"result":{"data":{1:2}}}"#,
+            r#"{"result":{"data":{"a":"x}}}"#,
+            r#"{"result":{"data":{"a":1}}},"#,
             "{\"result\":{\"data\":{\"a\":\"raw\u{1}control\"}}}",
             r#"{"error":{"json":{"message":"no"}}}"#,
             "",
@@ -399,6 +478,42 @@ mod tests {
             }
         }
         out.push_str(sp);
+    }
+
+    /// Broken documents: whatever the copy takes, serde_json takes too, and reads the
+    /// same. Bodies cut, with a byte dropped, doubled or replaced by one that matters
+    /// to the grammar.
+    #[test]
+    fn a_broken_document_is_never_taken_for_a_valid_one() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        const BYTES: &[u8] = b"{}[]:,\"\\ 0123456789-+.eEtrufalsn\x01\xff";
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            let mut data = String::from(r#"{"v":"#);
+            random_value(&mut rng, 0, &mut data);
+            data.push('}');
+            let mut body = format!(r#"{{"result":{{"data":{{"json":{data}}}}}}}"#).into_bytes();
+            let at = next(&mut rng, body.len() as u64) as usize;
+            match next(&mut rng, 4) {
+                0 => body.truncate(at),
+                1 => {
+                    body.remove(at);
+                }
+                2 => body.insert(at, body[at]),
+                _ => body[at] = BYTES[next(&mut rng, BYTES.len() as u64) as usize],
+            }
+            let Some(f) = result_json(&body, 100_000) else {
+                continue;
+            };
+            taken += 1;
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                serde_json::from_slice::<IgnoredAny>(&body).is_ok(),
+                "taken, but invalid: {text}"
+            );
+            assert_eq!(Some(f), slow(&text), "{text}");
+        }
+        assert!(taken > 1000, "{taken}");
     }
 
     #[test]
