@@ -252,8 +252,23 @@ fn copy_number(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
 /// Copy the string at `i` (its quotes included); `None` at an escape serde_json would
 /// write differently. Returns the index just past it.
 fn copy_string(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    // The bytes that end a run of plain text: a quote, a backslash, a control byte.
+    const STOP: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            t[b] = true;
+            b += 1;
+        }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t
+    };
     let mut j = i + 1;
     loop {
+        while j < src.len() && !STOP[usize::from(src[j])] {
+            j += 1;
+        }
         match *src.get(j)? {
             b'"' => break,
             b'\\' => {
@@ -264,9 +279,8 @@ fn copy_string(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
                 };
                 j += len;
             }
-            // Invalid JSON; the validation should have refused it already.
-            0..=0x1f => return None,
-            _ => j += 1,
+            // A raw control character: not JSON.
+            _ => return None,
         }
     }
     out.extend_from_slice(&src[i..=j]);
