@@ -691,6 +691,9 @@ struct RssResults {
     cpu_per_call_us: Option<f64>,
     /// The lowest and highest session, and how many, when there were several.
     cpu_range: Option<(f64, f64, usize)>,
+    /// Each session's CPU per call over the direct client's CPU per request measured
+    /// right after it: the median, lowest and highest.
+    floor_ratio: Option<(f64, f64, f64)>,
     notifications: usize,
 }
 
@@ -1226,6 +1229,7 @@ fn peak_rss(env: &mut Env, fake: &Fake, n: usize) -> Res<RssResults> {
         calls_per_s,
         cpu_per_call_us,
         cpu_range: None,
+        floor_ratio: None,
         notifications,
     })
 }
@@ -1233,15 +1237,40 @@ fn peak_rss(env: &mut Env, fake: &Fake, n: usize) -> Res<RssResults> {
 /// Phase 4 over `counts.cpu_sessions` fresh processes: the first one's memory, the
 /// median of their CPU per call, and its range.
 fn cpu_sessions(env: &mut Env, fake: &Fake, counts: &Counts) -> Res<RssResults> {
+    // The floor is measured again after every session: the machine's speed moves
+    // between sessions (±20% here), and a ratio of two neighbours moves less.
+    let direct = Direct::new(fake)?;
+    for _ in 0..=counts.warmup {
+        direct.get()?;
+    }
+    let floor = |n: usize| -> Res<Option<f64>> {
+        let t0 = thread_cpu_ns();
+        for _ in 0..n {
+            direct.get()?;
+        }
+        Ok(cpu_per_op_us(t0, thread_cpu_ns(), n))
+    };
     let mut first = peak_rss(env, fake, counts.calls_rss)?;
     let mut cpu: Vec<f64> = first.cpu_per_call_us.into_iter().collect();
+    let mut ratios: Vec<f64> = Vec::new();
+    if let (Some(us), Some(f)) = (first.cpu_per_call_us, floor(counts.calls_rss)?) {
+        ratios.push(us / f);
+    }
     for _ in 1..counts.cpu_sessions {
-        cpu.extend(peak_rss(env, fake, counts.calls_rss)?.cpu_per_call_us);
+        let session = peak_rss(env, fake, counts.calls_rss)?.cpu_per_call_us;
+        cpu.extend(session);
+        if let (Some(us), Some(f)) = (session, floor(counts.calls_rss)?) {
+            ratios.push(us / f);
+        }
     }
     cpu.sort_by(f64::total_cmp);
+    ratios.sort_by(f64::total_cmp);
     if cpu.len() > 1 {
         first.cpu_per_call_us = Some(cpu[cpu.len() / 2]);
         first.cpu_range = Some((cpu[0], cpu[cpu.len() - 1], cpu.len()));
+    }
+    if let (Some(lo), Some(hi)) = (ratios.first(), ratios.last()) {
+        first.floor_ratio = Some((ratios[ratios.len() / 2], *lo, *hi));
     }
     Ok(first)
 }
@@ -1460,6 +1489,12 @@ fn print_report(
                 .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
             );
         }
+        if let Some((median, lo, hi)) = rss.floor_ratio {
+            rows.push(row(
+                "↳ ÷ the direct client's CPU per request, measured after each session",
+                format!("median {median:.2}× ({lo:.2}–{hi:.2}×)"),
+            ));
+        }
     }
     if let Some(cat) = s.cat_us {
         rows.push(row(
@@ -1533,6 +1568,12 @@ fn print_report(
             )
             .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
         );
+    }
+    if let Some((median, lo, hi)) = r.rss.floor_ratio {
+        rows.push(row(
+            "↳ ÷ the direct client's CPU per request, measured after each session",
+            format!("median {median:.2}× ({lo:.2}–{hi:.2}×)"),
+        ));
     }
     if let Some(us) = r.latency.direct_cpu_us {
         rows.push(row(
