@@ -118,6 +118,43 @@ fn results_carry_structured_content_and_the_same_json_as_text() {
     finish(s, &fake);
 }
 
+/// However the API spells an answer (spacing, escapes, repeated keys, exponents), the
+/// result is its compact JSON as serde_json writes it: the bytes passed through
+/// unparsed when they are already that, else parsed.
+#[test]
+fn an_answer_in_any_spelling_gives_the_same_result() {
+    let (fake, cfg) = setup("spelling");
+    let mut s = session(&cfg, &[]);
+    let bodies = [
+        "{ \"result\" : { \"data\" : { \"json\" : {\n  \"id\" : \"deal_1\",\n\t\"amount\" : 1.50 } } } }",
+        r#"{"result":{"data":{"json":{"url":"https:\/\/x"}}}}"#,
+        r#"{"result":{"data":{"json":{"name":"Caf\u00e9"}}}}"#,
+        r#"{"result":{"data":{"json":{"id":"deal_1","id":"deal_2"}}}}"#,
+        r#"{"result":{"data":{"json":{"n":1E5,"m":2e-3}}}}"#,
+        r#"[{"result":{"data":{"id":"deal_1","tags":["a","b"]}}}]"#,
+    ];
+    for body in bodies {
+        fake.push_fault(
+            Route::AnyApi,
+            Fault::Status {
+                status: 200,
+                body: body.to_string(),
+                content_type: "application/json",
+                headers: vec![],
+            },
+        );
+        let r = s.call("get_deal", json!({"dealId": "deal_1"}));
+        assert!(!is_error(&r), "{body}: {r}");
+        let doc: Value = serde_json::from_str(body).unwrap();
+        let doc = if doc.is_array() { doc[0].clone() } else { doc };
+        let data = &doc["result"]["data"];
+        let expected = data.get("json").unwrap_or(data);
+        assert_eq!(text(&r), serde_json::to_string(expected).unwrap(), "{body}");
+        assert_eq!(&r["structuredContent"], expected, "{body}");
+    }
+    finish(s, &fake);
+}
+
 #[test]
 fn rotation_is_saved_with_mode_0600_and_everything_else_kept() {
     let (fake, cfg) = setup("rotate");
