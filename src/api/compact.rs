@@ -18,16 +18,24 @@ use crate::api::bound;
 /// Deeper than this, serde_json's own limit (128) could be near: leave it to the parse.
 const MAX_DEPTH: usize = 100;
 
+/// An answer passed on unparsed: its compact JSON, and that JSON escaped as the inside
+/// of a JSON string, as the text block carries it. Both come from one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compact {
+    pub json: String,
+    pub text: String,
+}
+
 /// The compact JSON of the answer's `result.data[.json]`, if it is an object of at most
 /// `max` bytes and the copy is exact; `None`: parse the body instead.
-pub fn result_json(body: &[u8], max: usize) -> Option<String> {
+pub fn result_json(body: &[u8], max: usize) -> Option<Compact> {
     if !bound::never_cuts(body.len()) {
         return None;
     }
-    let (out, found) = compact(body)?;
+    let (copy, found) = compact(body)?;
     // `result.data.json` when `data` has that key (even if it is no object: then the
     // parse says so), else `result.data`; as `trpc::extract_result`.
-    let span = if found.data_has_json {
+    let (span, text_span) = if found.data_has_json {
         found.json?
     } else {
         found.data?
@@ -36,19 +44,23 @@ pub fn result_json(body: &[u8], max: usize) -> Option<String> {
         return None;
     }
     // The pass checks the grammar, not UTF-8 inside strings; this does, over the whole
-    // body as the parse would.
-    let out = String::from_utf8(out).ok()?;
-    Some(out[span].to_string())
+    // body as the parse would. The escaped copy differs only by ASCII backslashes.
+    let json = String::from_utf8(copy.out).ok()?;
+    let text = String::from_utf8(copy.esc).ok()?;
+    Some(Compact {
+        json: json[span].to_string(),
+        text: text[text_span].to_string(),
+    })
 }
 
 /// Where a body's data is in its compact copy. Only objects are recorded: an answer
 /// of another shape goes the slow way, to be refused there.
 #[derive(Default)]
 struct Found {
-    /// The object `result.data`.
-    data: Option<Range<usize>>,
-    /// The object `result.data.json`.
-    json: Option<Range<usize>>,
+    /// The object `result.data`, in the copy and in the escaped copy.
+    data: Option<(Range<usize>, Range<usize>)>,
+    /// The object `result.data.json`, likewise.
+    json: Option<(Range<usize>, Range<usize>)>,
     /// `result.data` has a `json` key (of any type).
     data_has_json: bool,
 }
@@ -65,14 +77,51 @@ enum Level {
     Elsewhere,
 }
 
-/// One open object or list: its level, its start in the copy, where its keys start
-/// (objects), whether an item came yet (lists).
+/// One open object or list: its level, its start in the copy and the escaped copy,
+/// where its keys start (objects), whether an item came yet (lists).
 struct Open {
     object: bool,
     level: Level,
-    start: usize,
+    start: (usize, usize),
     keys: usize,
     items: usize,
+}
+
+/// The two copies `compact` writes: the JSON, and the JSON escaped as a string's
+/// inside (the text block), so that no second pass escapes it.
+struct Copy {
+    out: Vec<u8>,
+    esc: Vec<u8>,
+}
+
+impl Copy {
+    /// Bytes that are the same in both: punctuation, numbers, literals.
+    fn same(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        self.esc.extend_from_slice(bytes);
+    }
+
+    /// A string, quotes included; `escapes`: it holds a backslash.
+    fn string(&mut self, raw: &[u8], escapes: bool) {
+        self.out.extend_from_slice(raw);
+        if !escapes {
+            self.esc.extend_from_slice(b"\\\"");
+            self.esc.extend_from_slice(&raw[1..raw.len() - 1]);
+            self.esc.extend_from_slice(b"\\\"");
+            return;
+        }
+        // Its quotes and backslashes (no control byte: the copy refused those).
+        for &b in raw {
+            if b == b'"' || b == b'\\' {
+                self.esc.push(b'\\');
+            }
+            self.esc.push(b);
+        }
+    }
+
+    fn at(&self) -> (usize, usize) {
+        (self.out.len(), self.esc.len())
+    }
 }
 
 /// What may come next in `compact`'s pass.
@@ -95,8 +144,12 @@ enum Next {
 /// The body without whitespace, and where its data is; `None` if it is not valid
 /// JSON, or holds anything serde_json would not write back the same. It checks the
 /// grammar as it goes (the parse says what is wrong with a body it refuses).
-fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
-    let mut out = Vec::with_capacity(src.len());
+fn compact(src: &[u8]) -> Option<(Copy, Found)> {
+    let mut w = Copy {
+        out: Vec::with_capacity(src.len()),
+        // A quote in every few bytes.
+        esc: Vec::with_capacity(src.len() + src.len() / 4),
+    };
     let mut found = Found::default();
     let mut open: Vec<Open> = Vec::new();
     // The keys of every open object, innermost last: one seen twice is refused.
@@ -111,7 +164,8 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                 continue;
             }
             (Next::KeyOrClose | Next::Key, b'"') => {
-                let end = copy_string(src, i, &mut out)?;
+                let (end, escapes) = string_end(src, i)?;
+                w.string(&src[i..end], escapes);
                 let key = &src[i..end];
                 let top = open.last()?;
                 if keys[top.keys..].contains(&key) {
@@ -126,7 +180,7 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                 continue;
             }
             (Next::Colon, b':') => {
-                out.push(b':');
+                w.same(b":");
                 next = Next::Value;
                 i += 1;
                 continue;
@@ -135,7 +189,7 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                 let top = open.last_mut()?;
                 top.items += 1;
                 next = if top.object { Next::Key } else { Next::Value };
-                out.push(b',');
+                w.same(b",");
                 i += 1;
                 continue;
             }
@@ -146,10 +200,12 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                     return None;
                 }
                 keys.truncate(top.keys);
-                out.push(c);
+                w.same(&[c]);
+                let (out, esc) = w.at();
+                let spans = Some((top.start.0..out, top.start.1..esc));
                 match top.level {
-                    Level::Data => found.data = Some(top.start..out.len()),
-                    Level::Json => found.json = Some(top.start..out.len()),
+                    Level::Data => found.data = spans,
+                    Level::Json => found.json = spans,
                     _ => {}
                 }
                 i += 1;
@@ -176,7 +232,7 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                 open.push(Open {
                     object: c == b'{',
                     level,
-                    start: out.len(),
+                    start: w.at(),
                     keys: keys.len(),
                     items: 0,
                 });
@@ -185,12 +241,20 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                 } else {
                     Next::ValueOrClose
                 };
-                out.push(c);
+                w.same(&[c]);
                 i += 1;
                 continue;
             }
-            (Next::Value | Next::ValueOrClose, b'"') => i = copy_string(src, i, &mut out)?,
-            (Next::Value | Next::ValueOrClose, b'-' | b'0'..=b'9') => i = copy_number(src, i, &mut out)?,
+            (Next::Value | Next::ValueOrClose, b'"') => {
+                let (end, escapes) = string_end(src, i)?;
+                w.string(&src[i..end], escapes);
+                i = end;
+            }
+            (Next::Value | Next::ValueOrClose, b'-' | b'0'..=b'9') => {
+                let from = w.out.len();
+                i = copy_number(src, i, &mut w.out)?;
+                w.esc.extend_from_slice(&w.out[from..]);
+            }
             (Next::Value | Next::ValueOrClose, b't' | b'f' | b'n') => {
                 let word: &[u8] = match c {
                     b't' => b"true",
@@ -200,7 +264,7 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
                 if !src[i..].starts_with(word) {
                     return None;
                 }
-                out.extend_from_slice(word);
+                w.same(word);
                 i += word.len();
             }
             _ => return None,
@@ -208,7 +272,7 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Found)> {
         // A value ended: a `,` or a close may follow; at the top, nothing.
         next = Next::CommaOrClose;
     }
-    (next == Next::CommaOrClose && open.is_empty()).then_some((out, found))
+    (next == Next::CommaOrClose && open.is_empty()).then_some((w, found))
 }
 
 /// Copy the number at `i` as serde_json writes it back (`arbitrary_precision` keeps
@@ -249,9 +313,9 @@ fn copy_number(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
     Some(j)
 }
 
-/// Copy the string at `i` (its quotes included); `None` at an escape serde_json would
-/// write differently. Returns the index just past it.
-fn copy_string(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
+/// Just past the string at `i`, and whether it holds an escape; `None` at an escape
+/// serde_json would write differently.
+fn string_end(src: &[u8], i: usize) -> Option<(usize, bool)> {
     // The bytes that end a run of plain text: a quote, a backslash, a control byte.
     const STOP: [bool; 256] = {
         let mut t = [false; 256];
@@ -265,6 +329,7 @@ fn copy_string(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
         t
     };
     let mut j = i + 1;
+    let mut escapes = false;
     loop {
         while j < src.len() && !STOP[usize::from(src[j])] {
             j += 1;
@@ -278,13 +343,13 @@ fn copy_string(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
                     _ => return None,
                 };
                 j += len;
+                escapes = true;
             }
             // A raw control character: not JSON.
             _ => return None,
         }
     }
-    out.extend_from_slice(&src[i..=j]);
-    Some(j + 1)
+    Some((j + 1, escapes))
 }
 
 /// `\u00XX` exactly as serde_json writes a control character: lowercase hex, and not
@@ -325,8 +390,13 @@ mod tests {
         data.is_object().then(|| serde_json::to_string(&data).unwrap())
     }
 
+    /// The fast path's JSON, after checking its text is that JSON escaped as serde_json
+    /// escapes a string.
     fn fast(body: &str) -> Option<String> {
-        result_json(body.as_bytes(), 100_000)
+        let c = result_json(body.as_bytes(), 100_000)?;
+        let quoted = serde_json::to_string(&c.json).unwrap();
+        assert_eq!(c.text, quoted[1..quoted.len() - 1], "{body}");
+        Some(c.json)
     }
 
     /// Every body the fast path takes, it copies exactly as the slow path writes it.
@@ -413,7 +483,7 @@ mod tests {
     fn only_answers_under_the_limit_and_under_the_parse_budget() {
         let body = r#"{"result":{"data":{"json":{"items":[1,2,3]}}}}"#;
         assert_eq!(
-            result_json(body.as_bytes(), 17).as_deref(),
+            result_json(body.as_bytes(), 17).map(|c| c.json).as_deref(),
             Some(r#"{"items":[1,2,3]}"#)
         );
         assert_eq!(result_json(body.as_bytes(), 16), None);
@@ -516,11 +586,12 @@ mod tests {
                 2 => body.insert(at, body[at]),
                 _ => body[at] = BYTES[next(&mut rng, BYTES.len() as u64) as usize],
             }
-            let Some(f) = result_json(&body, 100_000) else {
-                continue;
-            };
-            taken += 1;
             let text = String::from_utf8_lossy(&body);
+            if result_json(&body, 100_000).is_none() {
+                continue;
+            }
+            let f = fast(&text).expect("valid UTF-8, as it was taken");
+            taken += 1;
             assert!(
                 serde_json::from_slice::<IgnoredAny>(&body).is_ok(),
                 "taken, but invalid: {text}"

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use crate::api::bound::{self, Bounded, CutKind};
+use crate::api::compact::Compact;
 use crate::api::trpc::{Client, Output};
 use crate::auth::Auth;
 use crate::auth::settings::Settings;
@@ -125,19 +126,18 @@ pub fn success(answer: Bounded, structured: bool, pageable: bool) -> Value {
 
 /// The same for an answer passed on as its compact JSON (`Output::Compact`), written
 /// as `success` would write it: the text block, then `structuredContent`.
-pub fn success_json(data: &str, structured: bool) -> String {
-    // Sized for the escaped text (a quote in every few bytes) and the copy: written
-    // once, never grown.
-    let mut out = Vec::with_capacity(data.len() * 5 / 4 + data.len() * copies(structured) + 64);
-    out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
-    serde_json::to_writer(&mut out, data).expect("a string always serializes");
-    out.extend_from_slice(b"}]");
+pub fn success_json(answer: &Compact, structured: bool) -> String {
+    let (json, text) = (&answer.json, &answer.text);
+    let mut out = String::with_capacity(text.len() + json.len() * (copies(structured) - 1) + 64);
+    out.push_str(r#"{"content":[{"type":"text","text":""#);
+    out.push_str(text);
+    out.push_str(r#""}]"#);
     if structured {
-        out.extend_from_slice(br#","structuredContent":"#);
-        out.extend_from_slice(data.as_bytes());
+        out.push_str(r#","structuredContent":"#);
+        out.push_str(json);
     }
-    out.push(b'}');
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    out.push('}');
+    out
 }
 
 /// The text block is the compact JSON; `structuredContent` repeats it.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::bound::{self, Bounded, Seg};
-use crate::api::compact;
+use crate::api::compact::{self, Compact};
 use crate::auth::Auth;
 use crate::catalog::Kind;
 use crate::error::ApiError;
@@ -30,7 +30,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub enum Output {
     /// An object's compact JSON, exactly as parsing and serializing it would write it.
-    Compact(String),
+    Compact(Compact),
     /// Parsed, and bounded in memory.
     Tree(Bounded),
 }
@@ -40,9 +40,7 @@ impl Output {
     pub fn into_tree(self) -> Bounded {
         match self {
             Output::Tree(b) => b,
-            Output::Compact(json) => {
-                Bounded::whole(serde_json::from_str(&json).expect("compact JSON parses"))
-            }
+            Output::Compact(c) => Bounded::whole(serde_json::from_str(&c.json).expect("compact JSON parses")),
         }
     }
 }
@@ -91,11 +89,11 @@ impl Client {
     ) -> Result<Output, ApiError> {
         let reply = self.send(procedure, kind, input, on_retry)?;
         if (200..300).contains(&reply.status)
-            && let Some(json) = compact::result_json(&reply.body, max)
+            && let Some(c) = compact::result_json(&reply.body, max)
             // One that echoes a token is scrubbed on the slow path.
-            && !secret::contains_known(&json)
+            && !secret::contains_known(&c.json)
         {
-            return Ok(Output::Compact(json));
+            return Ok(Output::Compact(c));
         }
         interpret_bounded(reply).map(Output::Tree)
     }

@@ -607,8 +607,8 @@ impl Server {
             return Ok(Answer::InputRequired(ask));
         }
         Ok(Answer::Complete(match result {
-            Ok(Output::Compact(json)) => {
-                return Ok(Answer::CompleteJson(tools::success_json(&json, structured)));
+            Ok(Output::Compact(c)) => {
+                return Ok(Answer::CompleteJson(tools::success_json(&c, structured)));
             }
             Ok(Output::Tree(answer)) if answer.value.is_object() => {
                 let pageable = tool.input["properties"].get("cursor").is_some();
@@ -950,6 +950,12 @@ mod tests {
         }
     }
 
+    /// `data` as the fast path passes it on.
+    fn compact(data: &str) -> crate::api::compact::Compact {
+        let body = format!(r#"{{"result":{{"data":{data}}}}}"#);
+        crate::api::compact::result_json(body.as_bytes(), 100_000).expect("the fast path takes it")
+    }
+
     /// A tool's answer passed on from the API's bytes is the line the parsed answer
     /// would have made, in both eras, with and without `structuredContent`; and a line
     /// that would carry a secret is scrubbed all the same.
@@ -968,7 +974,7 @@ mod tests {
             for structured in [true, false] {
                 let id = json!("call \"1\"");
                 let mut fast = LineSink::new(Vec::new());
-                let json = env.complete_json(tools::success_json(data, structured));
+                let json = env.complete_json(tools::success_json(&compact(data), structured));
                 Outgoing::Json(id.clone(), json).send(&mut fast).unwrap();
                 let tree = crate::api::bound::Bounded::whole(serde_json::from_str(data).unwrap());
                 let mut slow = LineSink::new(Vec::new());
@@ -987,7 +993,7 @@ mod tests {
         let secret = "at-compact-line-0123456789";
         crate::secret::remember(secret);
         let mut sink = LineSink::new(Vec::new());
-        let json = tools::success_json(&format!(r#"{{"note":"{secret}"}}"#), true);
+        let json = tools::success_json(&compact(&format!(r#"{{"note":"{secret}"}}"#)), true);
         sink.send_json(&json!(1), &json).unwrap();
         let line = String::from_utf8(sink.out).unwrap();
         assert!(!line.contains(secret) && line.contains("[redacted]"), "{line}");
