@@ -396,7 +396,16 @@ pub fn check_url(url: &str) -> Result<(), Failure> {
 #[derive(Debug, Default)]
 struct CachingResolver {
     inner: DefaultResolver,
-    cache: Mutex<Vec<(String, Instant, ResolvedSocketAddrs)>>,
+    cache: Mutex<Vec<Resolved>>,
+}
+
+/// One cached answer: host, port, when it was resolved, the addresses.
+#[derive(Debug)]
+struct Resolved {
+    host: String,
+    port: Option<u16>,
+    at: Instant,
+    addrs: ResolvedSocketAddrs,
 }
 
 const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -408,14 +417,20 @@ impl Resolver for CachingResolver {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let key = format!("{}:{:?}", uri.host().unwrap_or(""), uri.port_u16());
+        // Compared in place: no key is formatted on every tool call.
+        let (host, port) = (uri.host().unwrap_or(""), uri.port_u16());
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|(_, at, _)| at.elapsed() < DNS_CACHE_TTL);
-        if let Some((_, _, addrs)) = cache.iter().find(|(k, _, _)| *k == key) {
-            return Ok(addrs.clone());
+        cache.retain(|r| r.at.elapsed() < DNS_CACHE_TTL);
+        if let Some(r) = cache.iter().find(|r| r.host == host && r.port == port) {
+            return Ok(r.addrs.clone());
         }
         let addrs = self.inner.resolve(uri, config, timeout)?;
-        cache.push((key, Instant::now(), addrs.clone()));
+        cache.push(Resolved {
+            host: host.to_string(),
+            port,
+            at: Instant::now(),
+            addrs: addrs.clone(),
+        });
         Ok(addrs)
     }
 }
