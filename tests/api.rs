@@ -134,15 +134,7 @@ fn an_answer_in_any_spelling_gives_the_same_result() {
         r#"[{"result":{"data":{"id":"deal_1","tags":["a","b"]}}}]"#,
     ];
     for body in bodies {
-        fake.push_fault(
-            Route::AnyApi,
-            Fault::Status {
-                status: 200,
-                body: body.to_string(),
-                content_type: "application/json",
-                headers: vec![],
-            },
-        );
+        fake.push_fault(Route::AnyApi, Fault::json_200(body.to_string()));
         let r = s.call("get_deal", json!({"dealId": "deal_1"}));
         assert!(!is_error(&r), "{body}: {r}");
         let doc: Value = serde_json::from_str(body).unwrap();
@@ -491,15 +483,7 @@ fn large_results_are_cut_with_a_note() {
         .map(|i| json!({"id": format!("deal_{i:04}"), "name": format!("Deal number {i} with a long descriptive name"), "stage": "proposal", "amount": 1000 + i}))
         .collect();
     let body = json!({"result": {"data": {"json": {"items": items, "nextCursor": "c3000", "total": 9000}}}});
-    fake.push_fault(
-        Route::Api("deals.list"),
-        Fault::Status {
-            status: 200,
-            body: body.to_string(),
-            content_type: "application/json",
-            headers: vec![],
-        },
-    );
+    fake.push_fault(Route::Api("deals.list"), Fault::json_200(body.to_string()));
     let mut s = session(&cfg, &[]);
     let r = s.call("search_deals", json!({"limit": 100}));
     assert!(!is_error(&r));

@@ -126,15 +126,7 @@ fn periods_follow_the_orgs_fiscal_calendar_with_one_lookup() {
         "org": {"id": "org_acme", "name": "Acme Corp", "currency": "USD", "fiscalYearStartMonth": 2},
         "permissions": []
     }}}});
-    fake.push_fault(
-        Route::Api("viewer.get"),
-        Fault::Status {
-            status: 200,
-            body: viewer.to_string(),
-            content_type: "application/json",
-            headers: vec![],
-        },
-    );
+    fake.push_fault(Route::Api("viewer.get"), Fault::json_200(viewer.to_string()));
     let mut s = session(&cfg, &[]);
     let got = values(&complete(&mut s, "pipeline_review", "period", "20"));
     assert_eq!(got, quarters_around(today(), 2, 4));

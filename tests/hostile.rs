@@ -121,15 +121,7 @@ fn a_successful_result_echoing_the_token_is_scrubbed() {
         "items": [{"id": "deal_1", "name": format!("Bearer {at}"), "notes": {at.clone(): rt}}],
         "nextCursor": null
     }}}});
-    fake.push_fault(
-        Route::AnyApi,
-        Fault::Status {
-            status: 200,
-            body: body.to_string(),
-            content_type: "application/json",
-            headers: vec![],
-        },
-    );
+    fake.push_fault(Route::AnyApi, Fault::json_200(body.to_string()));
     let r = s.call("search_deals", json!({"query": "x"}));
     assert!(!is_error(&r), "{r}");
     assert!(text(&r).contains("[redacted]"), "{r}");
@@ -169,12 +161,7 @@ fn call_strips_terminal_escapes_from_api_text() {
 fn ok_body(fake: &Fake, procedure: &'static str, data: String) {
     fake.push_fault(
         Route::Api(procedure),
-        Fault::Status {
-            status: 200,
-            body: format!(r#"{{"result":{{"data":{{"json":{data}}}}}}}"#),
-            content_type: "application/json",
-            headers: vec![],
-        },
+        Fault::json_200(format!(r#"{{"result":{{"data":{{"json":{data}}}}}}}"#)),
     );
 }
 

@@ -130,6 +130,18 @@ pub enum Fault {
     Rewrite(Vec<(&'static str, Option<&'static str>)>),
 }
 
+impl Fault {
+    /// A 200 JSON answer with this body, whatever the route.
+    pub fn json_200(body: impl Into<String>) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: body.into(),
+            content_type: "application/json",
+            headers: vec![],
+        }
+    }
+}
+
 /// One request as the fake saw it.
 #[derive(Clone, Debug)]
 pub struct Request {
