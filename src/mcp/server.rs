@@ -59,6 +59,19 @@ impl<W: Write> LineSink<W> {
     }
 }
 
+impl<W: Write> LineSink<W> {
+    /// The answer line (without its newline) to request `id_json` with a result already
+    /// serialized, in `buf`: what `jsonrpc::result` would serialize.
+    fn splice(&mut self, id_json: &str, result: &str) {
+        self.buf.clear();
+        self.buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        self.buf.extend_from_slice(id_json.as_bytes());
+        self.buf.extend_from_slice(b",\"result\":");
+        self.buf.extend_from_slice(result.as_bytes());
+        self.buf.push(b'}');
+    }
+}
+
 impl<W: Write> Sink for LineSink<W> {
     fn send(&mut self, message: &Value) -> io::Result<()> {
         self.buf.clear();
@@ -87,24 +100,15 @@ impl<W: Write> Sink for LineSink<W> {
         if crate::secret::contains_known(&id_json) {
             return self.send(&jsonrpc::result(id.clone(), result.value.clone()));
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-        self.buf.extend_from_slice(id_json.as_bytes());
-        self.buf.extend_from_slice(b",\"result\":");
-        self.buf.extend_from_slice(result.json.as_bytes());
-        self.buf.extend_from_slice(b"}\n");
+        self.splice(&id_json, &result.json);
+        self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
 
     /// Spliced in as it is, unless the line would carry a known secret: then it goes
     /// through `send`, which scrubs it.
     fn send_json(&mut self, id: &Value, result: &str) -> io::Result<()> {
-        self.buf.clear();
-        self.buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-        serde_json::to_writer(&mut self.buf, id).map_err(io::Error::other)?;
-        self.buf.extend_from_slice(b",\"result\":");
-        self.buf.extend_from_slice(result.as_bytes());
-        self.buf.extend_from_slice(b"}");
+        self.splice(&id.to_string(), result);
         let leaks = match std::str::from_utf8(&self.buf) {
             Ok(text) => crate::secret::contains_known(text),
             Err(_) => true,
