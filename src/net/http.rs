@@ -268,10 +268,8 @@ impl Http {
         let retry_after = header(&response, "retry-after").and_then(|v| v.trim().parse().ok());
         let rate_limit_reset = header(&response, "x-rate-limit-reset").and_then(|v| v.trim().parse().ok());
         let location = header(&response, "location");
-        // Sized from Content-Length, so that the body is read in place rather than in
-        // doubling steps; what the header promises is trusted only up to a bound.
         let announced = header(&response, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
-        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(max_body).min(PRESIZE_MAX) + 1);
+        let mut body = Vec::with_capacity(body_capacity(announced, max_body));
         let mut reader = response.body_mut().with_config().limit(max_body as u64).reader();
         std::io::Read::read_to_end(&mut reader, &mut body)
             .map_err(ureq::Error::from)
@@ -292,6 +290,14 @@ impl Http {
             location,
         })
     }
+}
+
+/// The room a body is read into: what its Content-Length announces, so that it is read
+/// in place rather than in doubling steps, but never more than a bound, since a hostile
+/// server's header would otherwise choose our allocation. One byte more lets the read
+/// see the end without growing.
+fn body_capacity(announced: Option<usize>, max_body: usize) -> usize {
+    announced.unwrap_or(0).min(max_body).min(PRESIZE_MAX) + 1
 }
 
 /// A proxy URL's `user:password@` is a secret like a token: scrubbed from every text.
@@ -505,6 +511,15 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_is_sized_from_its_length_but_no_header_chooses_a_large_allocation() {
+        assert_eq!(body_capacity(Some(900), 16 << 20), 901);
+        assert_eq!(body_capacity(None, 16 << 20), 1);
+        // A hostile or lying Content-Length: bounded by the call's limit and by 1 MiB.
+        assert_eq!(body_capacity(Some(usize::MAX), 16 << 20), PRESIZE_MAX + 1);
+        assert_eq!(body_capacity(Some(10_000), 100), 101);
+    }
 
     /// Okta's client shares the API client's agents but not its timeout: a request
     /// through an agent built with another timeout must still time out at its own.
