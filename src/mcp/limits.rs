@@ -105,7 +105,27 @@ pub fn shape(line: &[u8]) -> Shape {
 }
 
 /// Why a line is refused before it is parsed, if it is.
-pub fn check(line: &[u8]) -> Result<Shape, String> {
+pub fn check(line: &[u8]) -> Result<(), String> {
+    if within_limits_whatever_its_shape(line) {
+        return Ok(());
+    }
+    check_shape(line)
+}
+
+/// A line too short to hold more values than parsing may cost, and either too short
+/// to hold a batch over the limit or no batch at all, passes whatever it holds: the
+/// common line is not scanned.
+fn within_limits_whatever_its_shape(line: &[u8]) -> bool {
+    // Every value but the first takes a byte of its own and a separator.
+    let most_nodes = line.len();
+    let parsed_at_most = most_nodes.saturating_mul(NODE_COST).saturating_add(line.len());
+    // `[` and `]` around MAX_BATCH + 1 one-byte values and their commas.
+    let could_be_long_batch =
+        line.len() > 2 * MAX_BATCH + 2 && line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    parsed_at_most <= FREE_PARSE && !could_be_long_batch
+}
+
+fn check_shape(line: &[u8]) -> Result<(), String> {
     let shape = shape(line);
     if let Some(n) = shape.batch_len
         && n > MAX_BATCH
@@ -128,7 +148,7 @@ pub fn check(line: &[u8]) -> Result<Shape, String> {
             allowed / (1024 * 1024)
         ));
     }
-    Ok(shape)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -144,6 +164,40 @@ mod tests {
         assert_eq!(shape(b" [ ] ").batch_len, Some(0));
         assert_eq!(shape(br#"[{"id":1},{"id":2}]"#).batch_len, Some(2));
         assert_eq!(shape(br#"["a\"],[", 1]"#).batch_len, Some(2));
+    }
+
+    #[test]
+    fn lines_passed_unscanned_are_lines_the_scan_passes() {
+        // The shortest batch over the limit, and lines around the unscanned bound.
+        let batch = format!("[{}1]", "1,".repeat(MAX_BATCH));
+        assert_eq!(shape(batch.as_bytes()).batch_len, Some(MAX_BATCH + 1));
+        assert!(!within_limits_whatever_its_shape(batch.as_bytes()));
+        assert!(check(batch.as_bytes()).is_err());
+        let shorter = format!("[{}1]", "1,".repeat(MAX_BATCH - 1));
+        assert!(within_limits_whatever_its_shape(shorter.as_bytes()));
+        assert!(check_shape(shorter.as_bytes()).is_ok());
+        // Past the node bound every line is scanned, batch or not.
+        let bound = FREE_PARSE / (NODE_COST + 1);
+        for len in [bound - 1, bound, bound + 1] {
+            let line = format!("{{\"x\":[{}0]}}", "0,".repeat(len / 2));
+            let unscanned = within_limits_whatever_its_shape(line.as_bytes());
+            assert_eq!(unscanned, line.len() <= bound, "{}", line.len());
+        }
+        // Random short lines of JSON punctuation: whatever passes unscanned, the scan
+        // passes too.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let len = (rng % 400) as usize;
+            let line: Vec<u8> = (0..len)
+                .map(|k| b"[]{},:\"1 a\\"[((rng >> (k % 50)) as usize + k) % 11])
+                .collect();
+            if within_limits_whatever_its_shape(&line) {
+                assert!(check_shape(&line).is_ok(), "{}", String::from_utf8_lossy(&line));
+            }
+        }
     }
 
     #[test]
