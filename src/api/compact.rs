@@ -48,9 +48,17 @@ pub fn result_json(body: &[u8], max: usize) -> Option<Compact> {
     let json = String::from_utf8(copy.out).ok()?;
     let text = String::from_utf8(copy.esc).ok()?;
     Some(Compact {
-        json: json[span].to_string(),
-        text: text[text_span].to_string(),
+        json: cut(json, span),
+        text: cut(text, text_span),
     })
+}
+
+/// The part of `s` in `range`, in place: the data is most of the body, and copying it
+/// out would cost an allocation more.
+fn cut(mut s: String, range: Range<usize>) -> String {
+    s.truncate(range.end);
+    s.drain(..range.start);
+    s
 }
 
 /// Where a body's data is in its compact copy. Only objects are recorded: an answer
