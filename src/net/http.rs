@@ -369,13 +369,15 @@ fn classify_io(io: io::Error) -> Failure {
 /// Tokens must not cross a network in clear: `https://` everywhere, `http://` only
 /// to this machine (tests, local proxies of the API).
 pub fn check_url(url: &str) -> Result<(), Failure> {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") {
+    // The scheme in any case, without lowercasing the whole URL on every request.
+    let scheme = |s: &str| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s));
+    if scheme("https://") {
         return Ok(());
     }
-    let Some(rest) = lower.strip_prefix("http://") else {
+    if !scheme("http://") {
         return Err(Failure::BadUrl(format!("{url} is not an http(s) URL")));
-    };
+    }
+    let rest = &url["http://".len()..];
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
         return Err(Failure::BadUrl(format!(
@@ -387,7 +389,7 @@ pub fn check_url(url: &str) -> Result<(), Failure> {
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
     let loopback_ip = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if host == "localhost" || loopback_ip {
+    if host.eq_ignore_ascii_case("localhost") || loopback_ip {
         Ok(())
     } else {
         Err(Failure::BadUrl(format!(
@@ -579,6 +581,13 @@ mod tests {
         assert!(check_url("http://127.0.0.1.evil.example/api").is_err());
         assert!(check_url("http://localhost:9@okta.invalid/x").is_err());
         assert!(check_url("ftp://x").is_err());
+        // The scheme and the host in any case; a URL cut inside a character is no URL.
+        assert!(check_url("HTTPS://APP.LOOPOPS.EXAMPLE/api").is_ok());
+        assert!(check_url("Http://LocalHost:9/x").is_ok());
+        assert!(check_url("HTTP://[0:0:0:0:0:0:0:1]/x").is_ok());
+        assert!(check_url("HTTP://APP.LOOPOPS.EXAMPLE/api").is_err());
+        assert!(check_url("httpé://x").is_err());
+        assert!(check_url("é").is_err());
     }
 
     #[test]
