@@ -564,9 +564,13 @@ impl Server {
             Some(_) => return Err(RpcError::invalid_params("`name` must be a string")),
             None => return Err(RpcError::invalid_params("missing `name` (the tool to call)")),
         };
+        let no_arguments;
         let args = match params.get("arguments") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(v @ Value::Object(_)) => v.clone(),
+            None | Some(Value::Null) => {
+                no_arguments = Value::Object(Map::new());
+                &no_arguments
+            }
+            Some(v @ Value::Object(_)) => v,
             Some(_) => return Err(RpcError::invalid_params("`arguments` must be an object")),
         };
         let Some(tool) = catalog::catalog().tool(name) else {
@@ -585,7 +589,7 @@ impl Server {
             ))));
         }
         let version = env.version;
-        let problems = tool.check_arguments(&args);
+        let problems = tool.check_arguments(args);
         if !problems.is_empty() {
             let text = format!("Invalid arguments for {name}: {}.", problems.join("; "));
             return if version.invalid_arguments_are_tool_errors() {
@@ -594,12 +598,12 @@ impl Server {
                 Err(RpcError::invalid_params(text))
             };
         }
-        if let Some(end) = self.confirm_write(env, tool, &args, out)? {
+        if let Some(end) = self.confirm_write(env, tool, args, out)? {
             return Ok(end);
         }
         let progress = progress_token(params);
         let structured = version.has_titles_and_structured_output();
-        let result = self.run_tool(tool, &args, structured, progress, out);
+        let result = self.run_tool(tool, args, structured, progress, out);
         if let Err(e) = &result
             && let Some(ask) = sign_in::url_elicitation(env, e)
         {
