@@ -32,7 +32,7 @@ pub fn result_json(body: &[u8], max: usize) -> Option<Compact> {
     if !bound::never_cuts(body.len()) {
         return None;
     }
-    let (copy, found) = compact(body)?;
+    let (out, esc, found) = compact(body)?;
     // `result.data.json` when `data` has that key (even if it is no object: then the
     // parse says so), else `result.data`; as `trpc::extract_result`.
     let (span, text_span) = if found.data_has_json {
@@ -45,8 +45,8 @@ pub fn result_json(body: &[u8], max: usize) -> Option<Compact> {
     }
     // The pass checks the grammar, not UTF-8 inside strings; this does, over the whole
     // body as the parse would. The escaped copy differs only by ASCII backslashes.
-    let json = String::from_utf8(copy.out).ok()?;
-    let text = String::from_utf8(copy.esc).ok()?;
+    let json = String::from_utf8(out).ok()?;
+    let text = String::from_utf8(esc).ok()?;
     Some(Compact {
         json: cut(json, span),
         text: cut(text, text_span),
@@ -92,43 +92,65 @@ struct Open {
     level: Level,
     start: (usize, usize),
     keys: usize,
+    /// A bit per key seen in this object (`key_bit`): a key whose bit is clear is
+    /// new, and only the others are compared with the keys before them.
+    key_bits: u64,
     items: usize,
 }
 
 /// The two copies `compact` writes: the JSON, and the JSON escaped as a string's
-/// inside (the text block), so that no second pass escapes it.
-struct Copy {
+/// inside (the text block), so that no second pass escapes it. Both are the source
+/// in runs: `out` is flushed only where whitespace is dropped (or an exponent is
+/// respelled), `esc` also where a backslash goes in; an API's compact answer is then
+/// one copy, not one per token.
+struct Copy<'a> {
+    src: &'a [u8],
     out: Vec<u8>,
     esc: Vec<u8>,
+    /// Where the source not yet written to `out` starts; likewise for `esc`.
+    out_from: usize,
+    esc_from: usize,
 }
 
-impl Copy {
-    /// Bytes that are the same in both: punctuation, numbers, literals.
-    fn same(&mut self, bytes: &[u8]) {
+impl Copy<'_> {
+    /// Write the source up to `i` to both copies.
+    fn flush(&mut self, i: usize) {
+        self.out.extend_from_slice(&self.src[self.out_from..i]);
+        self.esc.extend_from_slice(&self.src[self.esc_from..i]);
+        (self.out_from, self.esc_from) = (i, i);
+    }
+
+    /// Drop the source from `i` to `to` (whitespace) from both copies.
+    fn skip(&mut self, i: usize, to: usize) {
+        self.flush(i);
+        (self.out_from, self.esc_from) = (to, to);
+    }
+
+    /// The quote or backslash at `i` is escaped in the text block.
+    fn backslash_before(&mut self, i: usize) {
+        self.esc.extend_from_slice(&self.src[self.esc_from..i]);
+        self.esc.push(b'\\');
+        self.esc_from = i;
+    }
+
+    /// Write `bytes` to both copies in place of the source from `i` to `to`.
+    fn replace(&mut self, i: usize, to: usize, bytes: &[u8]) {
+        self.skip(i, to);
         self.out.extend_from_slice(bytes);
         self.esc.extend_from_slice(bytes);
     }
 
-    /// A string, quotes included; `escapes`: it holds a backslash.
-    fn string(&mut self, raw: &[u8], escapes: bool) {
-        self.out.extend_from_slice(raw);
-        if !escapes {
-            self.esc.extend_from_slice(b"\\\"");
-            self.esc.extend_from_slice(&raw[1..raw.len() - 1]);
-            self.esc.extend_from_slice(b"\\\"");
-            return;
-        }
-        // Its quotes and backslashes (no control byte: the copy refused those).
-        for &b in raw {
-            if b == b'"' || b == b'\\' {
-                self.esc.push(b'\\');
-            }
-            self.esc.push(b);
-        }
+    /// Where the source's byte `i` is in the two copies.
+    fn at(&self, i: usize) -> (usize, usize) {
+        (
+            self.out.len() + (i - self.out_from),
+            self.esc.len() + (i - self.esc_from),
+        )
     }
 
-    fn at(&self) -> (usize, usize) {
-        (self.out.len(), self.esc.len())
+    fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
+        self.flush(self.src.len());
+        (self.out, self.esc)
     }
 }
 
@@ -149,14 +171,18 @@ enum Next {
     CommaOrClose,
 }
 
-/// The body without whitespace, and where its data is; `None` if it is not valid
-/// JSON, or holds anything serde_json would not write back the same. It checks the
-/// grammar as it goes (the parse says what is wrong with a body it refuses).
-fn compact(src: &[u8]) -> Option<(Copy, Found)> {
+/// The body without whitespace (and its escaped copy), and where its data is; `None`
+/// if it is not valid JSON, or holds anything serde_json would not write back the
+/// same. It checks the grammar as it goes (the parse says what is wrong with a body
+/// it refuses).
+fn compact(src: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Found)> {
     let mut w = Copy {
+        src,
         out: Vec::with_capacity(src.len()),
         // A quote in every few bytes.
         esc: Vec::with_capacity(src.len() + src.len() / 4),
+        out_from: 0,
+        esc_from: 0,
     };
     let mut found = Found::default();
     let mut open: Vec<Open> = Vec::new();
@@ -168,17 +194,26 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
         let c = src[i];
         match (next, c) {
             (_, b' ' | b'\t' | b'\n' | b'\r') => {
-                i += 1;
+                let mut to = i + 1;
+                while src
+                    .get(to)
+                    .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                {
+                    to += 1;
+                }
+                w.skip(i, to);
+                i = to;
                 continue;
             }
             (Next::KeyOrClose | Next::Key, b'"') => {
-                let (end, escapes) = string_end(src, i)?;
-                w.string(&src[i..end], escapes);
+                let end = string_end(&mut w, i)?;
                 let key = &src[i..end];
-                let top = open.last()?;
-                if keys[top.keys..].contains(&key) {
+                let top = open.last_mut()?;
+                let bit = key_bit(key);
+                if top.key_bits & bit != 0 && keys[top.keys..].contains(&key) {
                     return None;
                 }
+                top.key_bits |= bit;
                 if top.level == Level::Data && key == b"\"json\"" {
                     found.data_has_json = true;
                 }
@@ -188,7 +223,6 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
                 continue;
             }
             (Next::Colon, b':') => {
-                w.same(b":");
                 next = Next::Value;
                 i += 1;
                 continue;
@@ -197,7 +231,6 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
                 let top = open.last_mut()?;
                 top.items += 1;
                 next = if top.object { Next::Key } else { Next::Value };
-                w.same(b",");
                 i += 1;
                 continue;
             }
@@ -208,8 +241,7 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
                     return None;
                 }
                 keys.truncate(top.keys);
-                w.same(&[c]);
-                let (out, esc) = w.at();
+                let (out, esc) = w.at(i + 1);
                 let spans = Some((top.start.0..out, top.start.1..esc));
                 match top.level {
                     Level::Data => found.data = spans,
@@ -240,8 +272,9 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
                 open.push(Open {
                     object: c == b'{',
                     level,
-                    start: w.at(),
+                    start: w.at(i),
                     keys: keys.len(),
+                    key_bits: 0,
                     items: 0,
                 });
                 next = if c == b'{' {
@@ -249,20 +282,11 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
                 } else {
                     Next::ValueOrClose
                 };
-                w.same(&[c]);
                 i += 1;
                 continue;
             }
-            (Next::Value | Next::ValueOrClose, b'"') => {
-                let (end, escapes) = string_end(src, i)?;
-                w.string(&src[i..end], escapes);
-                i = end;
-            }
-            (Next::Value | Next::ValueOrClose, b'-' | b'0'..=b'9') => {
-                let from = w.out.len();
-                i = copy_number(src, i, &mut w.out)?;
-                w.esc.extend_from_slice(&w.out[from..]);
-            }
+            (Next::Value | Next::ValueOrClose, b'"') => i = string_end(&mut w, i)?,
+            (Next::Value | Next::ValueOrClose, b'-' | b'0'..=b'9') => i = number_end(&mut w, i)?,
             (Next::Value | Next::ValueOrClose, b't' | b'f' | b'n') => {
                 let word: &[u8] = match c {
                     b't' => b"true",
@@ -272,7 +296,6 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
                 if !src[i..].starts_with(word) {
                     return None;
                 }
-                w.same(word);
                 i += word.len();
             }
             _ => return None,
@@ -280,13 +303,23 @@ fn compact(src: &[u8]) -> Option<(Copy, Found)> {
         // A value ended: a `,` or a close may follow; at the top, nothing.
         next = Next::CommaOrClose;
     }
-    (next == Next::CommaOrClose && open.is_empty()).then_some((w, found))
+    let (out, esc) = w.finish();
+    (next == Next::CommaOrClose && open.is_empty()).then_some((out, esc, found))
 }
 
-/// Copy the number at `i` as serde_json writes it back (`arbitrary_precision` keeps
-/// its digits): the exponent as `e`, with its sign. `None` if it is not a JSON
-/// number; else the index just past it.
-fn copy_number(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
+/// A key's bit among 64, from its length and its first and last bytes: cheap, and
+/// different for most keys of one object.
+fn key_bit(key: &[u8]) -> u64 {
+    let inner = |k: usize| key.get(k).copied().map_or(0, usize::from);
+    let n = key.len();
+    1 << ((n * 7 + inner(1) * 3 + inner(n.saturating_sub(2))) % 64)
+}
+
+/// Just past the number at `i`, which serde_json writes back as it is
+/// (`arbitrary_precision` keeps its digits) but for the exponent: `e`, with its sign.
+/// `None` if it is not a JSON number.
+fn number_end(w: &mut Copy, i: usize) -> Option<usize> {
+    let src = w.src;
     let digits = |mut j: usize| {
         let from = j;
         while src.get(j).is_some_and(u8::is_ascii_digit) {
@@ -303,61 +336,73 @@ fn copy_number(src: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
     if src.get(j) == Some(&b'.') {
         j = digits(j + 1)?;
     }
-    out.extend_from_slice(&src[i..j]);
-    if matches!(src.get(j), Some(b'e' | b'E')) {
-        out.push(b'e');
-        j += 1;
-        match src.get(j) {
-            Some(&sign @ (b'+' | b'-')) => {
-                out.push(sign);
-                j += 1;
-            }
-            _ => out.push(b'+'),
+    if let Some(&e @ (b'e' | b'E')) = src.get(j) {
+        let signed = matches!(src.get(j + 1), Some(b'+' | b'-'));
+        match (e, signed) {
+            (b'e', true) => {}
+            (b'e', false) => w.replace(j, j + 1, b"e+"),
+            (_, true) => w.replace(j, j + 1, b"e"),
+            (_, false) => w.replace(j, j + 1, b"e+"),
         }
-        let from = j;
-        j = digits(j)?;
-        out.extend_from_slice(&src[from..j]);
+        j = digits(j + 1 + usize::from(signed))?;
     }
     Some(j)
 }
 
-/// Just past the string at `i`, and whether it holds an escape; `None` at an escape
-/// serde_json would write differently.
-fn string_end(src: &[u8], i: usize) -> Option<(usize, bool)> {
-    // The bytes that end a run of plain text: a quote, a backslash, a control byte.
-    const STOP: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut b = 0;
-        while b < 0x20 {
-            t[b] = true;
-            b += 1;
-        }
-        t[b'"' as usize] = true;
-        t[b'\\' as usize] = true;
-        t
-    };
+/// Just past the string at `i`, its quotes and backslashes marked for the escaped
+/// copy; `None` at an escape serde_json would write differently.
+fn string_end(w: &mut Copy, i: usize) -> Option<usize> {
+    let src = w.src;
+    w.backslash_before(i);
     let mut j = i + 1;
-    let mut escapes = false;
     loop {
-        while j < src.len() && !STOP[usize::from(src[j])] {
-            j += 1;
-        }
+        j = plain_end(src, j);
         match *src.get(j)? {
             b'"' => break,
             b'\\' => {
+                w.backslash_before(j);
                 let len = match *src.get(j + 1)? {
-                    b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                    b'"' | b'\\' => {
+                        w.backslash_before(j + 1);
+                        2
+                    }
+                    b'b' | b'f' | b'n' | b'r' | b't' => 2,
                     b'u' if canonical_control_escape(src.get(j + 2..j + 6)?) => 6,
                     _ => return None,
                 };
                 j += len;
-                escapes = true;
             }
             // A raw control character: not JSON.
             _ => return None,
         }
     }
-    Some((j + 1, escapes))
+    w.backslash_before(j);
+    Some(j + 1)
+}
+
+/// The first quote, backslash or control byte at or after `j` (or the end), eight
+/// bytes at a time: most of a body is the text of its strings.
+fn plain_end(src: &[u8], mut j: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte that is zero in `x`: exact for the lowest such byte,
+    // which is the only one used.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(chunk) = src.get(j..j + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = zero_bytes(x ^ (ONES * u64::from(b'"')));
+        let backslash = zero_bytes(x ^ (ONES * u64::from(b'\\')));
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let stops = quote | backslash | control;
+        if stops != 0 {
+            return j + (stops.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < src.len() && !matches!(src[j], b'"' | b'\\' | 0..0x20) {
+        j += 1;
+    }
+    j
 }
 
 /// `\u00XX` exactly as serde_json writes a control character: lowercase hex, and not
@@ -607,6 +652,33 @@ mod tests {
             assert_eq!(Some(f), slow(&text), "{text}");
         }
         assert!(taken > 1000, "{taken}");
+    }
+
+    /// The eight-at-a-time scan stops where a byte-at-a-time one would, whatever the
+    /// bytes around the stop (high bytes and bytes next to the stop values included).
+    #[test]
+    fn the_scan_for_a_string_end_stops_at_the_first_stop_byte() {
+        let naive = |src: &[u8], j: usize| {
+            (j..src.len())
+                .find(|&k| matches!(src[k], b'"' | b'\\' | 0..0x20))
+                .unwrap_or(src.len())
+        };
+        let bytes = [
+            b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+        ];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..50_000 {
+            let len = next(&mut rng, 40) as usize;
+            // Mostly plain text, with a few of the others anywhere.
+            let src: Vec<u8> = (0..len)
+                .map(|_| match next(&mut rng, 8) {
+                    0 => bytes[next(&mut rng, bytes.len() as u64) as usize],
+                    _ => b'a' + next(&mut rng, 26) as u8,
+                })
+                .collect();
+            let from = next(&mut rng, len as u64 + 1) as usize;
+            assert_eq!(plain_end(&src, from), naive(&src, from), "{src:?} from {from}");
+        }
     }
 
     #[test]
