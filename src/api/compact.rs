@@ -185,9 +185,10 @@ fn compact(src: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Found)> {
         esc_from: 0,
     };
     let mut found = Found::default();
-    let mut open: Vec<Open> = Vec::new();
+    // Room for a usual answer's nesting and keys, so that neither grows on the way.
+    let mut open: Vec<Open> = Vec::with_capacity(16);
     // The keys of every open object, innermost last: one seen twice is refused.
-    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut keys: Vec<&[u8]> = Vec::with_capacity(64);
     let mut next = Next::Value;
     let mut i = 0;
     while i < src.len() {

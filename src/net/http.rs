@@ -486,7 +486,8 @@ fn redact_query(url: &str) -> &str {
 /// Percent-encode for a query value or a form field (RFC 3986 unreserved kept).
 pub fn percent_encode(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len() * 3 / 2);
+    // The most it can take: growing it on the way would copy it again.
+    let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
