@@ -48,6 +48,8 @@ fn parse_ours(json: &str) -> Value {
 pub struct LineSink<W: Write> {
     out: W,
     buf: Vec<u8>,
+    /// A spliced line: text already, so that its scan needs no UTF-8 check first.
+    line: String,
 }
 
 impl<W: Write> LineSink<W> {
@@ -55,20 +57,21 @@ impl<W: Write> LineSink<W> {
         LineSink {
             out,
             buf: Vec::with_capacity(4096),
+            line: String::with_capacity(4096),
         }
     }
 }
 
 impl<W: Write> LineSink<W> {
-    /// The answer line (without its newline) to request `id_json` with a result already
-    /// serialized, in `buf`: what `jsonrpc::result` would serialize.
+    /// The answer line to request `id_json` with a result already serialized, in
+    /// `line`: what `jsonrpc::result` would serialize, and its newline.
     fn splice(&mut self, id_json: &str, result: &str) {
-        self.buf.clear();
-        self.buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-        self.buf.extend_from_slice(id_json.as_bytes());
-        self.buf.extend_from_slice(b",\"result\":");
-        self.buf.extend_from_slice(result.as_bytes());
-        self.buf.push(b'}');
+        self.line.clear();
+        self.line.push_str("{\"jsonrpc\":\"2.0\",\"id\":");
+        self.line.push_str(id_json);
+        self.line.push_str(",\"result\":");
+        self.line.push_str(result);
+        self.line.push_str("}\n");
     }
 }
 
@@ -101,23 +104,17 @@ impl<W: Write> Sink for LineSink<W> {
             return self.send(&jsonrpc::result(id.clone(), result.value.clone()));
         }
         self.splice(&id_json, &result.json);
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        self.out.write_all(self.line.as_bytes())
     }
 
     /// Spliced in as it is, unless the line would carry a known secret: then it goes
     /// through `send`, which scrubs it.
     fn send_json(&mut self, id: &Value, result: &str) -> io::Result<()> {
         self.splice(&id.to_string(), result);
-        let leaks = match std::str::from_utf8(&self.buf) {
-            Ok(text) => crate::secret::contains_known(text),
-            Err(_) => true,
-        };
-        if leaks {
+        if crate::secret::contains_known(&self.line) {
             return self.send(&jsonrpc::result(id.clone(), parse_ours(result)));
         }
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        self.out.write_all(self.line.as_bytes())
     }
 
     fn flush(&mut self) -> io::Result<()> {
