@@ -116,12 +116,13 @@ pub fn check(line: &[u8]) -> Result<(), String> {
 /// to hold a batch over the limit or no batch at all, passes whatever it holds: the
 /// common line is not scanned.
 fn within_limits_whatever_its_shape(line: &[u8]) -> bool {
-    // Every value but the first takes a byte of its own and a separator.
+    // Each value the scan counts starts at a byte of its own.
     let most_nodes = line.len();
     let parsed_at_most = most_nodes.saturating_mul(NODE_COST).saturating_add(line.len());
-    // `[` and `]` around MAX_BATCH + 1 one-byte values and their commas.
-    let could_be_long_batch =
-        line.len() > 2 * MAX_BATCH + 2 && line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    // The scan counts a batch's entries by its commas, valid JSON or not (`[,,]` is
+    // three), after a `[` anywhere outside a string: more than MAX_BATCH entries take
+    // a `[` and MAX_BATCH commas.
+    let could_be_long_batch = line.len() > MAX_BATCH && line.contains(&b'[');
     parsed_at_most <= FREE_PARSE && !could_be_long_batch
 }
 
@@ -173,9 +174,25 @@ mod tests {
         assert_eq!(shape(batch.as_bytes()).batch_len, Some(MAX_BATCH + 1));
         assert!(!within_limits_whatever_its_shape(batch.as_bytes()));
         assert!(check(batch.as_bytes()).is_err());
-        let shorter = format!("[{}1]", "1,".repeat(MAX_BATCH - 1));
+        // Not JSON, but counted as a batch all the same: refused by the scan as before.
+        for line in [
+            format!("[{}", ",".repeat(MAX_BATCH)),
+            format!("[{}]", ",".repeat(MAX_BATCH)),
+            format!("1[{}]", ",".repeat(MAX_BATCH)),
+            format!("\"x\" [{}]", ",".repeat(MAX_BATCH)),
+        ] {
+            assert!(check_shape(line.as_bytes()).is_err(), "{line}");
+            assert!(check(line.as_bytes()).is_err(), "{line}");
+        }
+        // Short enough, or no `[` at all: not scanned.
+        let shorter = format!("[{}]", ",".repeat(MAX_BATCH - 2));
         assert!(within_limits_whatever_its_shape(shorter.as_bytes()));
         assert!(check_shape(shorter.as_bytes()).is_ok());
+        let call = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_deal","arguments":{{"dealId":"{}"}}}}}}"#,
+            "D".repeat(300)
+        );
+        assert!(within_limits_whatever_its_shape(call.as_bytes()));
         // Past the node bound every line is scanned, batch or not.
         let bound = FREE_PARSE / (NODE_COST + 1);
         for len in [bound - 1, bound, bound + 1] {
