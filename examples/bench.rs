@@ -1312,6 +1312,16 @@ fn cpu_text(us: f64, range: Option<(f64, f64, usize)>) -> String {
     }
 }
 
+/// The row under a CPU-per-call row: its sessions over the direct client's floor.
+fn floor_ratio_row(ratio: Option<(f64, f64, f64)>) -> Option<Row> {
+    ratio.map(|(median, lo, hi)| {
+        row(
+            "↳ ÷ the direct client's CPU per request, measured after each session",
+            format!("median {median:.2}× ({lo:.2}–{hi:.2}×)"),
+        )
+    })
+}
+
 struct Row {
     metric: String,
     ours: String,
@@ -1489,12 +1499,7 @@ fn print_report(
                 .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
             );
         }
-        if let Some((median, lo, hi)) = rss.floor_ratio {
-            rows.push(row(
-                "↳ ÷ the direct client's CPU per request, measured after each session",
-                format!("median {median:.2}× ({lo:.2}–{hi:.2}×)"),
-            ));
-        }
+        rows.extend(floor_ratio_row(rss.floor_ratio));
     }
     if let Some(cat) = s.cat_us {
         rows.push(row(
@@ -1569,12 +1574,7 @@ fn print_report(
             .budget("≤ 60 µs", us <= BUDGET_CPU_PER_CALL_US),
         );
     }
-    if let Some((median, lo, hi)) = r.rss.floor_ratio {
-        rows.push(row(
-            "↳ ÷ the direct client's CPU per request, measured after each session",
-            format!("median {median:.2}× ({lo:.2}–{hi:.2}×)"),
-        ));
-    }
+    rows.extend(floor_ratio_row(r.rss.floor_ratio));
     if let Some(us) = r.latency.direct_cpu_us {
         rows.push(row(
             "↳ floor: CPU per request of the direct HTTP client alone (its thread)",
