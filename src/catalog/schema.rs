@@ -23,11 +23,25 @@ pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
 
 const MAX_ERRORS: usize = 10;
 
+/// Up to this many keys, a lookup scans them.
+const SCAN_MAX: usize = 16;
+
+/// `map.get(key)`, by a scan when the map is small: a schema node has a handful of
+/// keywords, and a scan of them is cheaper than hashing the key (SipHash, on every
+/// `get` of a `preserve_order` map); a tool call looks up a dozen.
+fn keyword<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= SCAN_MAX {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
+
 fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     let Some(schema) = schema.as_object() else {
         return;
     };
-    if let Some(types) = schema.get("type")
+    if let Some(types) = keyword(schema, "type")
         && !type_matches(types, value)
     {
         errors.push(format!(
@@ -38,7 +52,7 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
         ));
         return;
     }
-    if let Some(Value::Array(allowed)) = schema.get("enum")
+    if let Some(Value::Array(allowed)) = keyword(schema, "enum")
         && !allowed.contains(value)
     {
         let list: Vec<String> = allowed.iter().map(plain).collect();
@@ -65,7 +79,7 @@ fn check_object(schema: &Map<String, Value>, obj: &Map<String, Value>, path: &st
         .get("properties")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    if let Some(Value::Array(required)) = schema.get("required") {
+    if let Some(Value::Array(required)) = keyword(schema, "required") {
         for key in required.iter().filter_map(Value::as_str) {
             if !obj.contains_key(key) {
                 errors.push(format!("missing required argument {}", name(&join(path, key))));
@@ -73,9 +87,9 @@ fn check_object(schema: &Map<String, Value>, obj: &Map<String, Value>, path: &st
         }
     }
     for (key, value) in obj {
-        match props.get(key) {
+        match keyword(props, key) {
             Some(sub) => check(sub, value, &join(path, key), errors),
-            None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+            None if keyword(schema, "additionalProperties") == Some(&Value::Bool(false)) => {
                 let known: Vec<&str> = props.keys().map(String::as_str).collect();
                 let expected = if known.is_empty() {
                     "this tool takes no arguments".to_string()
@@ -93,8 +107,8 @@ fn check_object(schema: &Map<String, Value>, obj: &Map<String, Value>, path: &st
 }
 
 fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, errors: &mut Vec<String>) {
-    let min = schema.get("minItems").and_then(Value::as_u64);
-    let max = schema.get("maxItems").and_then(Value::as_u64);
+    let min = keyword(schema, "minItems").and_then(Value::as_u64);
+    let max = keyword(schema, "maxItems").and_then(Value::as_u64);
     let n = items.len() as u64;
     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
         errors.push(format!(
@@ -104,7 +118,7 @@ fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, errors:
         ));
         return;
     }
-    if let Some(item_schema) = schema.get("items") {
+    if let Some(item_schema) = keyword(schema, "items") {
         for (i, item) in items.iter().enumerate() {
             check(item_schema, item, &format!("{path}[{i}]"), errors);
         }
@@ -112,8 +126,8 @@ fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, errors:
 }
 
 fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut Vec<String>) {
-    let min = schema.get("minLength").and_then(Value::as_u64);
-    let max = schema.get("maxLength").and_then(Value::as_u64);
+    let min = keyword(schema, "minLength").and_then(Value::as_u64);
+    let max = keyword(schema, "maxLength").and_then(Value::as_u64);
     let n = s.chars().count() as u64;
     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
         errors.push(format!(
@@ -123,11 +137,11 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
         ));
         return;
     }
-    if let Some(Value::String(p)) = schema.get("pattern") {
+    if let Some(Value::String(p)) = keyword(schema, "pattern") {
         // Catalog patterns are checked by a test; an invalid one fails closed.
         let ok = Pattern::new(p).map(|p| p.is_match(s)).unwrap_or(false);
         if !ok {
-            let rule = match schema.get("x-expected").and_then(Value::as_str) {
+            let rule = match keyword(schema, "x-expected").and_then(Value::as_str) {
                 Some(words) => words.to_string(),
                 None => format!("match the pattern {p}"),
             };
@@ -135,7 +149,7 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
             return;
         }
     }
-    match schema.get("format").and_then(Value::as_str) {
+    match keyword(schema, "format").and_then(Value::as_str) {
         Some("date") if !is_date(s) => errors.push(format!(
             "{} must be a calendar date YYYY-MM-DD, got {}",
             name(path),
@@ -160,8 +174,8 @@ fn check_number(schema: &Map<String, Value>, value: &Value, path: &str, errors: 
         ));
         return;
     }
-    let min = schema.get("minimum").and_then(Value::as_f64);
-    let max = schema.get("maximum").and_then(Value::as_f64);
+    let min = keyword(schema, "minimum").and_then(Value::as_f64);
+    let max = keyword(schema, "maximum").and_then(Value::as_f64);
     if min.is_some_and(|m| x < m) || max.is_some_and(|m| x > m) {
         let kind = if is_integer_schema(schema) {
             "an integer"
@@ -210,7 +224,7 @@ fn one_type_matches(t: &str, value: &Value) -> bool {
 }
 
 fn is_integer_schema(schema: &Map<String, Value>) -> bool {
-    schema.get("type") == Some(&Value::String("integer".into()))
+    keyword(schema, "type") == Some(&Value::String("integer".into()))
 }
 
 fn describe_type(schema: &Map<String, Value>) -> String {
@@ -219,7 +233,7 @@ fn describe_type(schema: &Map<String, Value>) -> String {
         "null" => "null".to_string(),
         _ => format!("a {t}"),
     };
-    match schema.get("type") {
+    match keyword(schema, "type") {
         Some(Value::String(t)) => article(t),
         Some(Value::Array(ts)) => ts
             .iter()
