@@ -275,6 +275,12 @@ impl Server {
             let err = RpcError::new(jsonrpc::INVALID_REQUEST, why);
             return out.send(&jsonrpc::error(Value::Null, &err));
         }
+        if let Some(request) = jsonrpc::plain_request(&line) {
+            return match self.handle_incoming(request, out)? {
+                Some(answer) => answer.send(out),
+                None => Ok(()),
+            };
+        }
         let message: Value = match serde_json::from_slice(&line) {
             Ok(v) => v,
             Err(e) => {
@@ -344,7 +350,11 @@ impl Server {
 
     /// The answer to one message, if it gets one.
     fn handle_message(&mut self, message: Value, out: &mut dyn Sink) -> io::Result<Option<Outgoing>> {
-        match jsonrpc::classify(message) {
+        self.handle_incoming(jsonrpc::classify(message), out)
+    }
+
+    fn handle_incoming(&mut self, incoming: Incoming, out: &mut dyn Sink) -> io::Result<Option<Outgoing>> {
+        match incoming {
             Incoming::Request { id, method, params } => self.handle_request(id, &method, params, out),
             Incoming::Notification { method, params } => {
                 // A cancelled subscription ends silently. Anything else it names has
