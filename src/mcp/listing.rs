@@ -31,16 +31,19 @@ impl Prebuilt {
     }
 }
 
-/// Our capabilities, in both eras. The skills extension is declared only to a client
-/// that declares it (it is a draft).
-pub fn capabilities(skills: bool) -> Value {
-    let mut caps = json!({
-        "completions": {},
-        "logging": {},
-        "prompts": {"listChanged": false},
-        "resources": {"listChanged": false},
-        "tools": {"listChanged": false}
-    });
+/// Our capabilities, in both eras, as `version` defines them. The skills extension is
+/// declared only to a client that declares it (it is a draft).
+pub fn capabilities(version: Version, skills: bool) -> Value {
+    let mut caps = Map::new();
+    // 2024-11-05 has `completion/complete` (we answer it) but no capability naming it.
+    if version.has_completions_capability() {
+        caps.insert("completions".into(), json!({}));
+    }
+    caps.insert("logging".into(), json!({}));
+    for list in ["prompts", "resources", "tools"] {
+        caps.insert(list.into(), json!({"listChanged": false}));
+    }
+    let mut caps = Value::Object(caps);
     if skills {
         caps["extensions"] = json!({ SKILLS_EXTENSION: {} });
     }
@@ -55,7 +58,7 @@ pub fn discover(skills: bool) -> &'static Prebuilt {
             let mut m = Map::new();
             m.insert("resultType".into(), json!("complete"));
             m.insert("supportedVersions".into(), json!(Version::SUPPORTED_NEWEST_FIRST));
-            m.insert("capabilities".into(), capabilities(skills));
+            m.insert("capabilities".into(), capabilities(Version::V2026_07_28, skills));
             m.insert("instructions".into(), json!(crate::catalog::instructions()));
             era::add_cache_hints(&mut m);
             era::add_server_info(&mut m);

@@ -72,6 +72,11 @@ impl Version {
         self as usize
     }
 
+    /// The `completions` server capability (`completion/complete` itself is older).
+    pub fn has_completions_capability(self) -> bool {
+        self >= Version::V2025_03_26
+    }
+
     /// Tool `annotations`.
     pub fn has_annotations(self) -> bool {
         self >= Version::V2025_03_26

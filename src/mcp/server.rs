@@ -539,7 +539,7 @@ impl Server {
         self.session = Some((version, capabilities));
         Ok(json!({
             "protocolVersion": version.as_str(),
-            "capabilities": listing::capabilities(skills),
+            "capabilities": listing::capabilities(version, skills),
             "serverInfo": era::server_info(version),
             "instructions": catalog::instructions(),
         }))
