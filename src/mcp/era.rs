@@ -149,8 +149,7 @@ impl Envelope {
             && let Value::Object(m) = &mut result
             && !m.contains_key("resultType")
         {
-            m.insert("resultType".into(), Value::String("complete".into()));
-            add_server_info(m);
+            add_result_type(m);
         }
         result
     }
@@ -218,6 +217,13 @@ pub fn server_info(version: Version) -> Value {
         info.insert("title".into(), json!("Loop Operations"));
     }
     Value::Object(info)
+}
+
+/// A finished modern result's `resultType` and `_meta.serverInfo`, as `complete` adds
+/// them; for results built once.
+pub fn add_result_type(result: &mut Map<String, Value>) {
+    result.insert("resultType".into(), Value::String("complete".into()));
+    add_server_info(result);
 }
 
 /// `_meta.serverInfo` on a modern result, next to any `_meta` it already has.

@@ -2,13 +2,13 @@
 //! the fields each protocol version has, our capabilities, and `server/discover`.
 //! What never changes is built once per process and kept: clients ask often.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Map, Value, json};
 
 use crate::catalog::toolsets::Selection;
 use crate::catalog::{Kind, Prompt, Tool, catalog};
-use crate::mcp::era::{self, Envelope};
+use crate::mcp::era;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::protocol::Version;
 
@@ -77,11 +77,6 @@ pub fn no_cursor(params: &Map<String, Value>) -> Result<(), RpcError> {
     }
 }
 
-/// A list result in the request's era: modern ones carry the caching hints.
-pub fn cacheable(env: &Envelope, result: Value) -> Value {
-    finish_list(env.version, result)
-}
-
 /// Modern lists say what they are, how long to keep them and who answered, once, at
 /// build time (the era's envelope then leaves them alone).
 pub fn finish_list(version: Version, mut result: Value) -> Value {
@@ -132,16 +127,39 @@ pub fn prompts_list(version: Version) -> &'static Prebuilt {
     &lists[version.index()]
 }
 
-/// The `tools/list` result for a selection: the cached lists when every toolset is
-/// on (the common case), else built for it.
-pub fn tools_list_for(version: Version, selection: &Selection) -> Value {
+/// The `resources/templates/list` result for a version: we have no templates, but
+/// clients poll it whatever we declare.
+pub fn templates_list(version: Version) -> &'static Prebuilt {
+    static LISTS: OnceLock<Vec<Prebuilt>> = OnceLock::new();
+    let lists = LISTS.get_or_init(|| {
+        Version::ALL
+            .into_iter()
+            .map(|v| Prebuilt::new(finish_list(v, json!({"resourceTemplates": []}))))
+            .collect()
+    });
+    &lists[version.index()]
+}
+
+/// The `tools/list` result for a selection: the lists above when every toolset is on
+/// (the common case); else built on first use and kept too. A process runs with one
+/// selection, so the table stays a row or two (one per version asked for).
+pub fn tools_list_for(version: Version, selection: &Selection) -> &'static Prebuilt {
     if selection.toolsets.is_none() {
-        return tools_list(version, selection.read_only).value.clone();
+        return tools_list(version, selection.read_only);
+    }
+    type Built = Vec<(Version, Selection, &'static Prebuilt)>;
+    static BUILT: Mutex<Built> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((.., list)) = built.iter().find(|(v, s, _)| *v == version && s == selection) {
+        return list;
     }
     let tools: Vec<Value> = selection.tools().map(|t| tool_json(t, version)).collect();
     let mut m = Map::new();
     m.insert("tools".into(), Value::Array(tools));
-    finish_list(version, Value::Object(m))
+    // Kept for the life of the process, as the statics above are.
+    let list: &'static Prebuilt = Box::leak(Box::new(Prebuilt::new(finish_list(version, Value::Object(m)))));
+    built.push((version, selection.clone(), list));
+    list
 }
 
 /// The `tools/list` entry, with only the fields the negotiated version has.
@@ -195,4 +213,58 @@ pub fn prompt_json(prompt: &Prompt, version: Version) -> Value {
     p.insert("description".into(), json!(prompt.description));
     p.insert("arguments".into(), Value::Array(args));
     Value::Object(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::toolsets;
+
+    fn selection(spec: &str, read_only: bool) -> Selection {
+        Selection {
+            read_only,
+            toolsets: toolsets::parse(spec).unwrap(),
+        }
+    }
+
+    /// A list for chosen toolsets is built on first use and then served as it is.
+    #[test]
+    fn a_toolset_list_is_built_once_per_version_and_selection() {
+        let deals = selection("deals", false);
+        for v in Version::ALL {
+            let first = tools_list_for(v, &deals);
+            assert!(std::ptr::eq(first, tools_list_for(v, &deals.clone())));
+            let names: Vec<&str> = first.value["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
+            let expected: Vec<&str> = deals.tools().map(|t| t.name.as_str()).collect();
+            assert_eq!(names, expected, "{v:?}");
+            assert_eq!(first.json, first.value.to_string());
+        }
+        let (a, b) = (Version::V2025_11_25, Version::V2026_07_28);
+        assert!(!std::ptr::eq(
+            tools_list_for(a, &deals),
+            tools_list_for(b, &deals)
+        ));
+        let read_only = selection("deals", true);
+        assert!(!std::ptr::eq(
+            tools_list_for(a, &deals),
+            tools_list_for(a, &read_only)
+        ));
+        // Every toolset on: the one table of full lists.
+        let all = Selection::default();
+        assert!(std::ptr::eq(tools_list_for(a, &all), tools_list(a, false)));
+    }
+
+    #[test]
+    fn the_templates_list_is_built_once_per_version() {
+        for v in Version::ALL {
+            assert!(std::ptr::eq(templates_list(v), templates_list(v)));
+            assert_eq!(templates_list(v).value["resourceTemplates"], json!([]));
+            assert_eq!(templates_list(v).value.get("ttlMs").is_some(), v.is_modern());
+        }
+    }
 }

@@ -100,16 +100,23 @@ pub fn read(env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcErr
 }
 
 /// `skills/list`: every skill, with the digest of each of its files (one: SKILL.md).
-pub fn skills_list(env: &Envelope, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn skills_list(env: &Envelope, params: &Map<String, Value>) -> Result<&'static Prebuilt, RpcError> {
     require_extension(env, "skills/list")?;
     listing::no_cursor(params)?;
-    let skills: Vec<Value> = served().iter().map(entry).collect();
-    let mut m = Map::new();
-    m.insert("skills".into(), Value::Array(skills));
-    if env.modern() {
-        era::add_cache_hints(&mut m);
-    }
-    Ok(Value::Object(m))
+    static LISTS: OnceLock<[Prebuilt; 2]> = OnceLock::new();
+    let [legacy, modern] = LISTS.get_or_init(|| {
+        [false, true].map(|modern| {
+            let skills: Vec<Value> = served().iter().map(entry).collect();
+            let mut m = Map::new();
+            m.insert("skills".into(), Value::Array(skills));
+            if modern {
+                era::add_cache_hints(&mut m);
+                era::add_result_type(&mut m);
+            }
+            Prebuilt::new(Value::Object(m))
+        })
+    });
+    Ok(if env.modern() { modern } else { legacy })
 }
 
 /// `skills/get {uri}`: one skill's entry; `-32602` for a URI that is not a skill's.

@@ -456,11 +456,10 @@ impl Server {
             }
             "resources/list" => no_cursor(&params).map(|_| Answer::Prebuilt(resources::list(env))),
             "resources/read" => resources::read(env, &params).map(done),
-            "skills/list" => resources::skills_list(env, &params).map(done),
+            "skills/list" => resources::skills_list(env, &params).map(Answer::Prebuilt),
             "skills/get" => resources::skills_get(env, &params).map(done),
-            // Clients poll this whatever we declare; we have none.
             "resources/templates/list" => {
-                no_cursor(&params).map(|_| done(listing::cacheable(env, json!({"resourceTemplates": []}))))
+                no_cursor(&params).map(|_| Answer::Prebuilt(listing::templates_list(env.version)))
             }
             _ => Err(RpcError::new(
                 jsonrpc::METHOD_NOT_FOUND,
@@ -545,16 +544,10 @@ impl Server {
         }))
     }
 
-    /// Every toolset on (the common case): the prebuilt list; else built for the selection.
+    /// The list for this process's toolsets, built once.
     fn tools_list(&self, env: &Envelope, params: &Map<String, Value>) -> Result<Answer, RpcError> {
         no_cursor(params)?;
-        if self.selection.toolsets.is_none() {
-            return Ok(Answer::Prebuilt(listing::tools_list(
-                env.version,
-                self.selection.read_only,
-            )));
-        }
-        Ok(Answer::Complete(listing::tools_list_for(
+        Ok(Answer::Prebuilt(listing::tools_list_for(
             env.version,
             &self.selection,
         )))
