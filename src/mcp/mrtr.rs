@@ -7,8 +7,8 @@
 //! `requestState` is attacker-controlled input: [`StateSeal`] binds it with
 //! HMAC-SHA256 under a key that never leaves this process, to one purpose (say
 //! `tools/call update_deal_stage`), one exact set of arguments, a short expiry, and a
-//! single use. A state from another process (a restarted server) fails to open: the
-//! handler then asks again, which the spec prefers to an error.
+//! single use. A state from another process (a restarted server) fails to open, and
+//! says so: the handler then asks again, which the spec prefers to an error.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -135,8 +135,11 @@ impl Retry {
 /// replay, by saying it was already used); never by acting on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateError {
-    /// Not ours: garbled, altered, or sealed by another process.
+    /// Garbled, or altered (it names our seal but its MAC does not match).
     Invalid,
+    /// Sealed by another process, say the server before a restart: the user is asked
+    /// again. A state altered to name another seal gets the same: a new question.
+    Foreign,
     /// Ours, but for another request or other arguments.
     Mismatch,
     Expired,
@@ -147,6 +150,9 @@ pub enum StateError {
 /// Seals and opens `requestState` values for this process.
 pub struct StateSeal {
     key: [u8; 32],
+    /// Names this seal in the states it seals (not secret: derived from the key by
+    /// HMAC), so that one from another process is told from an altered one.
+    id: String,
     /// Nonces of states already opened, and their expiry (pruned as they lapse).
     used: HashSet<[u8; 16]>,
     counter: u64,
@@ -169,6 +175,7 @@ impl StateSeal {
     pub fn with_key(key: [u8; 32]) -> StateSeal {
         StateSeal {
             key,
+            id: sha256::hex(&sha256::hmac(&key, &[b"seal id"])[..8]),
             used: HashSet::new(),
             counter: 0,
         }
@@ -193,6 +200,7 @@ impl StateSeal {
             &[b"nonce", &self.counter.to_be_bytes(), &now_ms().to_be_bytes()],
         );
         let payload = json!({
+            "k": self.id,
             "p": purpose,
             "b": sha256::hex(&sha256::sha256(canonical(bound).as_bytes())),
             "x": expires_ms,
@@ -220,7 +228,11 @@ impl StateSeal {
         let payload = unhex(payload_hex).ok_or(StateError::Invalid)?;
         let mac = unhex(mac_hex).ok_or(StateError::Invalid)?;
         if !sha256::equal(&sha256::hmac(&self.key, &[&payload]), &mac) {
-            return Err(StateError::Invalid);
+            let sealer = serde_json::from_slice::<Value>(&payload).ok();
+            return Err(match sealer.as_ref().and_then(|d| d["k"].as_str()) {
+                Some(k) if k != self.id => StateError::Foreign,
+                _ => StateError::Invalid,
+            });
         }
         let doc: Value = serde_json::from_slice(&payload).map_err(|_| StateError::Invalid)?;
         let bound_digest = sha256::hex(&sha256::sha256(canonical(bound).as_bytes()));
@@ -347,7 +359,10 @@ mod tests {
         let mut s = seal();
         let args = json!({"dealId": "d1"});
         let state = s.seal(P, &args, &json!({"ok": true}), Duration::from_secs(60));
-        // Flip one hex digit anywhere: the MAC no longer matches.
+        let mac_at = state.rfind('.').unwrap();
+        // Flip one hex digit anywhere: the MAC no longer matches. In the MAC the state
+        // still names this seal: altered. In the payload the digit may have renamed
+        // the seal, which asks again: never opened either way.
         for i in PREFIX.len()..state.len() {
             let mut bytes = state.clone().into_bytes();
             if bytes[i] == b'.' {
@@ -355,12 +370,20 @@ mod tests {
             }
             bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
             let altered = String::from_utf8(bytes).unwrap();
-            assert_eq!(s.open(P, &args, &altered), Err(StateError::Invalid), "at {i}");
+            let got = s.open(P, &args, &altered);
+            if i > mac_at {
+                assert_eq!(got, Err(StateError::Invalid), "at {i}");
+            } else {
+                assert!(
+                    matches!(got, Err(StateError::Invalid | StateError::Foreign)),
+                    "at {i}: {got:?}"
+                );
+            }
         }
-        // Another process (another key) cannot open it.
+        // Another process (another key) cannot open it, and knows it is not its own.
         assert_eq!(
             StateSeal::with_key([8; 32]).open(P, &args, &state),
-            Err(StateError::Invalid)
+            Err(StateError::Foreign)
         );
         for junk in ["", "lops1.", "lops1.zz.zz", "lops1.00", "hello", "lops1.abc.def"] {
             assert_eq!(s.open(P, &args, junk), Err(StateError::Invalid), "{junk:?}");

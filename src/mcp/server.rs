@@ -772,8 +772,15 @@ impl Server {
                         None => {}
                     }
                 }
-                // The user gets a fresh question; an old one is not an answer.
+                // The user gets a fresh question; an old one is not an answer, nor is
+                // one the server before a restart asked.
                 Err(StateError::Expired) => {}
+                Err(StateError::Foreign) => {
+                    log::info(&format!(
+                        "{}: the confirmation came from an earlier server process; asking again",
+                        tool.name
+                    ));
+                }
                 Err(StateError::Replayed) => {
                     return Ok(Some(Answer::Complete(confirm::refused(
                         "this confirmation was already used once",
@@ -786,7 +793,7 @@ impl Server {
                 }
                 Err(StateError::Invalid) => {
                     return Ok(Some(Answer::Complete(confirm::refused(
-                        "the confirmation state was not issued by this server process or was altered",
+                        "the confirmation state was altered or is not one this server issued",
                     ))));
                 }
             }
