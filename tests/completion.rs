@@ -46,7 +46,9 @@ fn today() -> (i64, u32) {
 
 #[test]
 fn not_signed_in_still_completes_periods_and_makes_no_call() {
-    let mut s = support::Session::start(&["serve"], &[]);
+    // The API is the fake, which sees any call; no Okta is set, so no sign-in starts.
+    let fake = support::fake::Fake::start();
+    let mut s = support::Session::start(&["serve"], &[("API_URL", &fake.api_url())]);
     let init = s.request(
         "initialize",
         json!({"protocolVersion": "2025-11-25", "capabilities": {}}),
@@ -74,6 +76,27 @@ fn not_signed_in_still_completes_periods_and_makes_no_call() {
     assert_eq!(values(&owners), Vec::<String>::new());
     assert_eq!(owners["result"]["completion"]["hasMore"], false);
     s.finish();
+    assert!(fake.log().is_empty(), "{:?}", fake.log());
+}
+
+#[test]
+fn an_org_that_names_no_fiscal_calendar_is_asked_once() {
+    let (fake, cfg) = setup("complete-no-fiscal");
+    let viewer = json!({"result": {"data": {"json": {
+        "user": {"id": "usr_100", "name": "Dana Analyst", "email": "d@acme.example", "role": "analyst"},
+        "org": {"id": "org_acme", "name": "Acme Corp", "currency": "USD"},
+        "permissions": []
+    }}}});
+    fake.push_fault(Route::Api("viewer.get"), Fault::json_200(viewer.to_string()));
+    let mut s = session(&cfg, &[]);
+    // Calendar quarters, the most common calendar, and no second lookup for them.
+    let got = values(&complete(&mut s, "pipeline_review", "period", "20"));
+    assert_eq!(got, quarters_around(today(), 1, 4));
+    values(&complete(&mut s, "forecast_call_prep", "period", ""));
+    values(&complete(&mut s, "pipeline_review", "period", "next"));
+    assert_eq!(fake.requests(Route::Api("viewer.get")), 1);
+    let out = s.finish();
+    assert_no_secrets(&out, &fake.issued_secrets());
 }
 
 #[test]

@@ -39,7 +39,7 @@ struct Lookup {
 
 #[derive(Default)]
 pub struct Completer {
-    /// `org.fiscalYearStartMonth` once `viewer.get` told us.
+    /// The fiscal year's first month once `viewer.get` answered (1 if it names none).
     fiscal_start: Option<u32>,
     cache: Vec<Lookup>,
 }
@@ -79,15 +79,16 @@ impl Completer {
     /// The keywords, then quarter keys: this one, the next, the previous, and so on
     /// out to a year either side.
     fn periods(&mut self, executor: &mut Executor) -> Vec<String> {
+        // Asked until it answers (the user may sign in meanwhile), then kept: an org
+        // that names no fiscal start has calendar quarters, the most common calendar.
         if self.fiscal_start.is_none()
             && let Some(whoami) = self.call(executor, "whoami", json!({}))
         {
-            self.fiscal_start = whoami["org"]["fiscalYearStartMonth"]
+            let month = whoami["org"]["fiscalYearStartMonth"]
                 .as_u64()
-                .filter(|m| (1..=12).contains(m))
-                .map(|m| m as u32);
+                .filter(|m| (1..=12).contains(m));
+            self.fiscal_start = Some(month.map_or(1, |m| m as u32));
         }
-        // Not signed in or not told: calendar quarters, the most common calendar.
         let start = self.fiscal_start.unwrap_or(1);
         let mut out: Vec<String> = PERIOD_KEYWORDS.iter().map(|k| k.to_string()).collect();
         out.extend(quarters_around(today(), start, 4));
