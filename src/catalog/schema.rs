@@ -75,8 +75,7 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
 
 fn check_object(schema: &Map<String, Value>, obj: &Map<String, Value>, path: &str, errors: &mut Vec<String>) {
     let empty = Map::new();
-    let props = schema
-        .get("properties")
+    let props = keyword(schema, "properties")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     if let Some(Value::Array(required)) = keyword(schema, "required") {
