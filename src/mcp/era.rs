@@ -149,7 +149,7 @@ impl Envelope {
             && let Value::Object(m) = &mut result
             && !m.contains_key("resultType")
         {
-            add_result_type(m);
+            mark_complete(m);
         }
         result
     }
@@ -219,9 +219,9 @@ pub fn server_info(version: Version) -> Value {
     Value::Object(info)
 }
 
-/// A finished modern result's `resultType` and `_meta.serverInfo`, as `complete` adds
-/// them; for results built once.
-pub fn add_result_type(result: &mut Map<String, Value>) {
+/// A modern result's `resultType` and `_meta.serverInfo`, as `complete` adds them;
+/// also for results built once.
+pub fn mark_complete(result: &mut Map<String, Value>) {
     result.insert("resultType".into(), Value::String("complete".into()));
     add_server_info(result);
 }

@@ -111,7 +111,7 @@ pub fn skills_list(env: &Envelope, params: &Map<String, Value>) -> Result<&'stat
             m.insert("skills".into(), Value::Array(skills));
             if modern {
                 era::add_cache_hints(&mut m);
-                era::add_result_type(&mut m);
+                era::mark_complete(&mut m);
             }
             Prebuilt::new(Value::Object(m))
         })
